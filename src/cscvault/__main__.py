@@ -1,0 +1,5 @@
+"""`python -m cscvault` runs the command line."""
+
+from cscvault.cli import main
+
+main()

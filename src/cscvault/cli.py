@@ -1,0 +1,248 @@
+"""The `cscvault` command line: argument parsing and printing only.
+
+Every command calls `cscvault.api` (or a capability's public function) and prints the result.
+User errors (`CscvaultError`) print one line on stderr and exit with their documented code;
+a traceback is shown only with `--debug`.
+"""
+
+from __future__ import annotations
+
+import getpass
+import json
+import os
+import sys
+import traceback
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from cscvault import __version__, api
+from cscvault import demo as demo_mod
+from cscvault.errors import EXIT_INTERNAL, CscvaultError, UsageError
+from cscvault.vault import Credentials
+
+app = typer.Typer(
+    name="cscvault",
+    help="The secure evaluation environment for children's social care trials.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+_DEBUG = False
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"cscvault {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks for errors.")] = False,
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version.")
+    ] = False,
+) -> None:
+    global _DEBUG
+    _DEBUG = debug or os.environ.get("CSCVAULT_DEBUG") == "1"
+
+
+def print_json(document: Any) -> None:
+    """`--json` prints one JSON document on stdout and nothing else."""
+    typer.echo(json.dumps(document, indent=2, sort_keys=False, default=str))
+
+
+def err(message: str) -> None:
+    typer.echo(message, err=True)
+
+
+StudyOption = Annotated[
+    Path | None,
+    typer.Option("--study", help="A study.toml (default: the shipped Family Safeguarding study)."),
+]
+JsonOption = Annotated[bool, typer.Option("--json", help="Print one JSON document and nothing else.")]
+
+
+# -- credentials ----------------------------------------------------------------------------------------
+# Passwords come from an interactive prompt or an environment variable, never from argv (argv is visible
+# to every user of the machine through the process list and lands in shell history).
+
+UserOption = Annotated[
+    str, typer.Option("--user", "-u", envvar="CSCVAULT_USER", help="Vault user name (env CSCVAULT_USER).")
+]
+RecoveryOption = Annotated[
+    bool,
+    typer.Option("--recovery", help="Open with the recovery code (prompt or env CSCVAULT_RECOVERY_CODE)."),
+]
+
+
+def _secret(env: str, prompt: str, confirm: bool = False) -> str:
+    value = os.environ.get(env)
+    if value:
+        return value
+    if not sys.stdin.isatty():
+        raise UsageError(f"no {prompt.lower()} given: set {env} or run in a terminal to be prompted")
+    first = getpass.getpass(f"{prompt}: ")
+    if confirm and getpass.getpass(f"{prompt} (again): ") != first:
+        raise UsageError("the two entries differ")
+    return first
+
+
+def credentials(user: str, recovery: bool = False) -> Credentials:
+    if recovery:
+        return Credentials.recovery_code(_secret("CSCVAULT_RECOVERY_CODE", "Recovery code"))
+    return Credentials(user=user, secret=_secret("CSCVAULT_PASSWORD", f"Password for {user}"))
+
+
+VaultArg = Annotated[Path, typer.Argument(help="The vault directory.", metavar="VAULT", show_default=False)]
+
+
+# -- vault ------------------------------------------------------------------------------------------------
+
+
+@app.command()
+def init(
+    vault: VaultArg,
+    study: StudyOption = None,
+    admin: Annotated[str, typer.Option("--admin", help="Name of the first (admin) user.")] = "admin",
+) -> None:
+    """Create an encrypted vault. Prints the recovery code once: write it down and keep it safe."""
+    password = _secret("CSCVAULT_PASSWORD", f"New password for {admin}", confirm=True)
+    result = api.init_vault(vault, password, admin=admin, study_path=study)
+    typer.echo(f"Created vault {result.path} (id {result.vault_id}) with admin user '{result.admin}'.")
+    typer.echo("Recovery code (shown once; store it offline, it opens the vault if every password is lost):")
+    typer.echo(f"  {result.recovery_code}")
+
+
+user_app = typer.Typer(help="Vault users and their roles.", no_args_is_help=True)
+app.add_typer(user_app, name="user")
+
+
+@user_app.command("add")
+def user_add(
+    vault: VaultArg,
+    name: Annotated[str, typer.Argument(help="The new user's name.")],
+    role: Annotated[str, typer.Option("--role", help=f"One of: {', '.join(api.ROLES)}.")],
+    user: UserOption = "admin",
+    recovery: RecoveryOption = False,
+) -> None:
+    """Add a user (admin only). Their password comes from a prompt or CSCVAULT_NEW_PASSWORD."""
+    creds = credentials(user, recovery)
+    new_password = _secret("CSCVAULT_NEW_PASSWORD", f"New password for {name}", confirm=True)
+    api.add_user(vault, creds, name, role, new_password)
+    typer.echo(f"Added user '{name}' with role {role}.")
+
+
+@user_app.command("list")
+def user_list(
+    vault: VaultArg, user: UserOption = "admin", recovery: RecoveryOption = False, json_: JsonOption = False
+) -> None:
+    """List users and roles (admin or dpo)."""
+    users = api.list_users(vault, credentials(user, recovery))
+    if json_:
+        print_json(
+            [{"name": u.name, "role": u.role, "created_at": u.created_at, "created_by": u.created_by} for u in users]
+        )
+        return
+    for u in users:
+        typer.echo(f"{u.name:<20} {u.role:<8} added {u.created_at:%Y-%m-%d} by {u.created_by}")
+
+
+@user_app.command("passwd")
+def user_passwd(
+    vault: VaultArg,
+    target: Annotated[str | None, typer.Argument(help="Whose password (default: your own; others need admin).")] = None,
+    user: UserOption = "admin",
+    recovery: RecoveryOption = False,
+) -> None:
+    """Change a password. Rewraps the keys; the data are not re-encrypted."""
+    creds = credentials(user, recovery)
+    who = target or creds.user
+    new_password = _secret("CSCVAULT_NEW_PASSWORD", f"New password for {who}", confirm=True)
+    api.change_password(vault, creds, new_password, user=who)
+    typer.echo(f"Password changed for '{who}'.")
+
+
+audit_app = typer.Typer(help="The hash-chained audit log.", no_args_is_help=True)
+app.add_typer(audit_app, name="audit")
+
+
+@audit_app.command("verify")
+def audit_verify(
+    vault: VaultArg, user: UserOption = "admin", recovery: RecoveryOption = False, json_: JsonOption = False
+) -> None:
+    """Recompute the audit chain; exit 5 naming each edited, deleted, reordered or truncated entry."""
+    report = api.verify_audit(vault, credentials(user, recovery))
+    if json_:
+        print_json(
+            {
+                "ok": report.ok,
+                "entries": report.entries,
+                "head_entries": report.head_entries,
+                "problems": report.problems,
+            }
+        )
+    elif report.ok:
+        typer.echo(f"audit chain intact: {report.entries} entries, matching the authenticated head")
+    else:
+        for problem in report.problems:
+            err(f"audit: {problem}")
+    api.require_intact(report)
+
+
+@app.command()
+def notice(
+    study: StudyOption = None,
+    format_: Annotated[str, typer.Option("--format", help="md or html.")] = "md",
+) -> None:
+    """Print the privacy notice rendered from the study and its data dictionary."""
+    typer.echo(api.render_notice(study, format_), nl=False)
+
+
+@app.command()
+def demo(
+    out: Annotated[Path, typer.Option("--out", help="Where to put the demo.")] = Path("cscvault-demo"),
+    children: Annotated[int | None, typer.Option("--children", help="Number of synthetic children.")] = None,
+    seed: Annotated[int, typer.Option("--seed", help="Seed for the synthetic data.")] = 2020,
+) -> None:
+    """The main job on built-in synthetic data: a vault, users, and (as they land) synth, ingest, analyse, report."""
+    password = os.environ.get("CSCVAULT_PASSWORD")
+    result = demo_mod.run_demo(out, password=password, children=children, seed=seed, echo=typer.echo)
+    if result.generated_password:
+        typer.echo(f"Generated password for every demo user (shown once): {result.generated_password}")
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point: run the app, mapping errors to one line and an exit code."""
+    try:
+        app(args=argv, standalone_mode=False)
+    except CscvaultError as exc:
+        if _DEBUG:
+            traceback.print_exc()
+        err(f"error: {exc.message}")
+        sys.exit(exc.exit_code)
+    except typer.Exit as exc:
+        sys.exit(exc.exit_code)
+    except typer.Abort:
+        err("error: aborted")
+        sys.exit(EXIT_INTERNAL)
+    except KeyboardInterrupt:
+        err("error: interrupted")
+        sys.exit(130)
+    except typer.TyperException as exc:  # usage errors: unknown option, missing argument...
+        show = getattr(exc, "show", None)
+        if callable(show):
+            show()
+        else:
+            err(f"error: {exc.format_message()}")
+        sys.exit(exc.exit_code)
+    except Exception as exc:
+        if _DEBUG or "--debug" in (argv or sys.argv):
+            traceback.print_exc()
+        # The exception text may carry data (e.g. from a library), so only its type is printed.
+        err(f"error: internal error ({type(exc).__name__}); run with --debug for details")
+        sys.exit(EXIT_INTERNAL)
+    sys.exit(0)

@@ -1,0 +1,44 @@
+"""Helpers shared by tests: running the CLI in a subprocess, scanning files for planted values."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+PASSWORD = "correct horse battery staple"
+
+
+def run_cli(
+    *args: str,
+    password: str | None = PASSWORD,
+    env: dict[str, str] | None = None,
+    cwd: Path | None = None,
+    timeout: float = 120,
+) -> subprocess.CompletedProcess[str]:
+    """Run `python -m cscvault ARGS` with no terminal (passwords come from the environment)."""
+    full_env = {k: v for k, v in os.environ.items() if not k.startswith("CSCVAULT_")}
+    if password is not None:
+        full_env["CSCVAULT_PASSWORD"] = password
+    full_env.update(env or {})
+    return subprocess.run(
+        [sys.executable, "-m", "cscvault", *args],
+        capture_output=True,
+        text=True,
+        env=full_env,
+        cwd=cwd,
+        stdin=subprocess.DEVNULL,
+        timeout=timeout,
+        check=False,
+    )
+
+
+def files_containing(root: Path, needles: list[bytes]) -> list[tuple[Path, bytes]]:
+    """Every (file, needle) where a file under `root` contains the needle anywhere in its bytes."""
+    hits = []
+    for path in sorted(root.rglob("*")):
+        if path.is_file():
+            data = path.read_bytes()
+            hits.extend((path, n) for n in needles if n in data)
+    return hits

@@ -7,14 +7,19 @@ audit chain in the same transaction as the change.
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 from cscvault.audit import AuditReport
 from cscvault.errors import TamperedError
+from cscvault.rights import actions as rights_actions
+from cscvault.rights import complaints as rights_complaints
+from cscvault.rights import requests as rights_requests
 from cscvault.study import Study, load_study
 from cscvault.study.notice import render_notice as _render_notice
+from cscvault.study.record import render_record as _render_record
 from cscvault.vault import ROLES, Credentials, User, Vault
 
 __all__ = [
@@ -90,3 +95,129 @@ def study_for(study_path: Path | None) -> Study:
 def render_notice(study_path: Path | None = None, fmt: str = "md") -> str:
     """The privacy notice for a study, as Markdown or HTML."""
     return _render_notice(load_study(study_path), fmt)
+
+
+def render_record(study_path: Path | None = None, fmt: str = "md") -> str:
+    """The Article 30 record of processing, as Markdown or HTML."""
+    return _render_record(load_study(study_path), fmt)
+
+
+# -- data-subject rights (role dpo) -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RequestView:
+    request: rights_requests.Request
+    events: list[dict[str, object]]
+    today: dt.date
+
+    def to_json(self) -> dict[str, object]:
+        doc = self.request.to_json(self.today)
+        doc["events"] = self.events
+        return doc
+
+
+def rights_open(
+    path: Path,
+    credentials: Credentials,
+    type_: str,
+    la: str,
+    la_child_id: str,
+    received: dt.date | None = None,
+    identified: dt.date | None = None,
+    requester_ref: str | None = None,
+) -> rights_requests.Request:
+    with open_vault(path, credentials) as vault:
+        return rights_requests.open_request(
+            vault, type_, la, la_child_id, received or dt.date.today(), identified, requester_ref
+        )
+
+
+def rights_list(
+    path: Path, credentials: Credentials, overdue: bool = False, due_soon: bool = False, today: dt.date | None = None
+) -> list[rights_requests.Request]:
+    with open_vault(path, credentials) as vault:
+        vault.require_role("dpo")
+        return rights_requests.list_requests(vault, today or dt.date.today(), overdue, due_soon)
+
+
+def rights_show(path: Path, credentials: Credentials, request_id: str, today: dt.date | None = None) -> RequestView:
+    with open_vault(path, credentials) as vault:
+        vault.require_role("dpo")
+        request = rights_requests.get(vault, request_id)
+        return RequestView(request, rights_requests.events(vault, request_id), today or dt.date.today())
+
+
+def rights_identify(path: Path, credentials: Credentials, request_id: str, on: dt.date) -> rights_requests.Request:
+    with open_vault(path, credentials) as vault:
+        return rights_requests.identify(vault, request_id, on)
+
+
+def rights_clarification(
+    path: Path, credentials: Credentials, request_id: str, asked: dt.date, answered: dt.date
+) -> rights_requests.Request:
+    with open_vault(path, credentials) as vault:
+        return rights_requests.clarification(vault, request_id, asked, answered)
+
+
+def rights_extend(
+    path: Path, credentials: Credentials, request_id: str, months: int, notice: dt.date, reason: str
+) -> rights_requests.Request:
+    with open_vault(path, credentials) as vault:
+        return rights_requests.extend(vault, request_id, months, notice, reason)
+
+
+def rights_refuse(
+    path: Path, credentials: Credentials, request_id: str, decision: str, legal_basis: str | None = None
+) -> rights_requests.Request:
+    with open_vault(path, credentials) as vault:
+        return rights_requests.refuse(vault, request_id, decision, legal_basis)
+
+
+def rights_act(
+    path: Path,
+    credentials: Credentials,
+    request_id: str,
+    out_dir: Path | None = None,
+    recipient: str | None = None,
+    field_name: str | None = None,
+    value: str | None = None,
+    decision: str | None = None,
+    legal_basis: str | None = None,
+) -> rights_actions.ActionResult:
+    with open_vault(path, credentials) as vault:
+        return rights_actions.act(vault, request_id, out_dir, recipient, field_name, value, decision, legal_basis)
+
+
+def rights_close(path: Path, credentials: Credentials, request_id: str) -> rights_requests.Request:
+    with open_vault(path, credentials) as vault:
+        return rights_requests.close(vault, request_id)
+
+
+def complaint_open(
+    path: Path, credentials: Credentials, received: dt.date | None = None, summary_ref: str | None = None
+) -> tuple[rights_complaints.Complaint, str]:
+    """Log a complaint; returns it and the acknowledgement text (which carries the ICO route)."""
+    with open_vault(path, credentials) as vault:
+        complaint = rights_complaints.open_complaint(vault, received or dt.date.today(), summary_ref)
+        return complaint, rights_complaints.response_text(vault.study, complaint)
+
+
+def complaint_list(path: Path, credentials: Credentials) -> list[rights_complaints.Complaint]:
+    with open_vault(path, credentials) as vault:
+        return rights_complaints.list_complaints(vault)
+
+
+def complaint_acknowledge(
+    path: Path, credentials: Credentials, complaint_id: str, on: dt.date | None = None
+) -> rights_complaints.Complaint:
+    with open_vault(path, credentials) as vault:
+        return rights_complaints.acknowledge(vault, complaint_id, on or dt.date.today())
+
+
+def complaint_close(
+    path: Path, credentials: Credentials, complaint_id: str, outcome: str, on: dt.date | None = None
+) -> tuple[rights_complaints.Complaint, str]:
+    with open_vault(path, credentials) as vault:
+        complaint = rights_complaints.close_complaint(vault, complaint_id, outcome, on or dt.date.today())
+        return complaint, rights_complaints.response_text(vault.study, complaint)

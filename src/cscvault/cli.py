@@ -7,20 +7,31 @@ a traceback is shown only with `--debug`.
 
 from __future__ import annotations
 
-import getpass
-import json
 import os
 import sys
 import traceback
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
 from cscvault import __version__, api
 from cscvault import demo as demo_mod
-from cscvault.errors import EXIT_INTERNAL, CscvaultError, UsageError
-from cscvault.vault import Credentials
+from cscvault.cli_support import (
+    JsonOption,
+    RecoveryOption,
+    StudyOption,
+    UserOption,
+    VaultArg,
+    credentials,
+    err,
+    print_json,
+    secret,
+)
+
+__all__ = ["app", "main", "print_json"]  # print_json is re-exported for command modules
+from cscvault.errors import EXIT_INTERNAL, CscvaultError
+from cscvault.rights import cli as rights_cli
 
 app = typer.Typer(
     name="cscvault",
@@ -50,56 +61,6 @@ def _root(
     _DEBUG = debug or os.environ.get("CSCVAULT_DEBUG") == "1"
 
 
-def print_json(document: Any) -> None:
-    """`--json` prints one JSON document on stdout and nothing else."""
-    typer.echo(json.dumps(document, indent=2, sort_keys=False, default=str))
-
-
-def err(message: str) -> None:
-    typer.echo(message, err=True)
-
-
-StudyOption = Annotated[
-    Path | None,
-    typer.Option("--study", help="A study.toml (default: the shipped Family Safeguarding study)."),
-]
-JsonOption = Annotated[bool, typer.Option("--json", help="Print one JSON document and nothing else.")]
-
-
-# -- credentials ----------------------------------------------------------------------------------------
-# Passwords come from an interactive prompt or an environment variable, never from argv (argv is visible
-# to every user of the machine through the process list and lands in shell history).
-
-UserOption = Annotated[
-    str, typer.Option("--user", "-u", envvar="CSCVAULT_USER", help="Vault user name (env CSCVAULT_USER).")
-]
-RecoveryOption = Annotated[
-    bool,
-    typer.Option("--recovery", help="Open with the recovery code (prompt or env CSCVAULT_RECOVERY_CODE)."),
-]
-
-
-def _secret(env: str, prompt: str, confirm: bool = False) -> str:
-    value = os.environ.get(env)
-    if value:
-        return value
-    if not sys.stdin.isatty():
-        raise UsageError(f"no {prompt.lower()} given: set {env} or run in a terminal to be prompted")
-    first = getpass.getpass(f"{prompt}: ")
-    if confirm and getpass.getpass(f"{prompt} (again): ") != first:
-        raise UsageError("the two entries differ")
-    return first
-
-
-def credentials(user: str, recovery: bool = False) -> Credentials:
-    if recovery:
-        return Credentials.recovery_code(_secret("CSCVAULT_RECOVERY_CODE", "Recovery code"))
-    return Credentials(user=user, secret=_secret("CSCVAULT_PASSWORD", f"Password for {user}"))
-
-
-VaultArg = Annotated[Path, typer.Argument(help="The vault directory.", metavar="VAULT", show_default=False)]
-
-
 # -- vault ------------------------------------------------------------------------------------------------
 
 
@@ -110,7 +71,7 @@ def init(
     admin: Annotated[str, typer.Option("--admin", help="Name of the first (admin) user.")] = "admin",
 ) -> None:
     """Create an encrypted vault. Prints the recovery code once: write it down and keep it safe."""
-    password = _secret("CSCVAULT_PASSWORD", f"New password for {admin}", confirm=True)
+    password = secret("CSCVAULT_PASSWORD", f"New password for {admin}", confirm=True)
     result = api.init_vault(vault, password, admin=admin, study_path=study)
     typer.echo(f"Created vault {result.path} (id {result.vault_id}) with admin user '{result.admin}'.")
     typer.echo("Recovery code (shown once; store it offline, it opens the vault if every password is lost):")
@@ -131,7 +92,7 @@ def user_add(
 ) -> None:
     """Add a user (admin only). Their password comes from a prompt or CSCVAULT_NEW_PASSWORD."""
     creds = credentials(user, recovery)
-    new_password = _secret("CSCVAULT_NEW_PASSWORD", f"New password for {name}", confirm=True)
+    new_password = secret("CSCVAULT_NEW_PASSWORD", f"New password for {name}", confirm=True)
     api.add_user(vault, creds, name, role, new_password)
     typer.echo(f"Added user '{name}' with role {role}.")
 
@@ -161,7 +122,7 @@ def user_passwd(
     """Change a password. Rewraps the keys; the data are not re-encrypted."""
     creds = credentials(user, recovery)
     who = target or creds.user
-    new_password = _secret("CSCVAULT_NEW_PASSWORD", f"New password for {who}", confirm=True)
+    new_password = secret("CSCVAULT_NEW_PASSWORD", f"New password for {who}", confirm=True)
     api.change_password(vault, creds, new_password, user=who)
     typer.echo(f"Password changed for '{who}'.")
 
@@ -191,6 +152,19 @@ def audit_verify(
         for problem in report.problems:
             err(f"audit: {problem}")
     api.require_intact(report)
+
+
+app.add_typer(rights_cli.rights_app, name="rights")
+app.add_typer(rights_cli.complaint_app, name="complaint")
+
+
+@app.command()
+def record(
+    study: StudyOption = None,
+    format_: Annotated[str, typer.Option("--format", help="md or html.")] = "md",
+) -> None:
+    """Print the record of processing activities (UK GDPR Article 30) rendered from the study."""
+    typer.echo(api.render_record(study, format_), nl=False)
 
 
 @app.command()

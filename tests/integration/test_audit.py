@@ -6,10 +6,10 @@ import json
 from pathlib import Path
 
 import pytest
-from tests.helpers import PASSWORD, run_cli
 
 from cscvault import api, audit
 from cscvault.vault import Credentials
+from tests.helpers import PASSWORD, run_cli
 
 ADMIN = Credentials("admin", PASSWORD)
 

@@ -15,7 +15,6 @@ import time
 from pathlib import Path
 
 import pytest
-from tests.helpers import PASSWORD, files_containing, run_cli
 
 from cscvault import api
 from cscvault.errors import (
@@ -29,6 +28,7 @@ from cscvault.errors import (
     VaultStateError,
 )
 from cscvault.vault import Credentials, Vault
+from tests.helpers import PASSWORD, files_containing, run_cli
 
 ADMIN = Credentials("admin", PASSWORD)
 

@@ -38,7 +38,7 @@ from cscvault.errors import (
 from cscvault.study import Study, parse_study
 from cscvault.study.load import study_sources
 from cscvault.vault import keys as keymod
-from cscvault.vault import migrations
+from cscvault.vault import migrations, subjects
 from cscvault.vault.database import DB_FILE, TMP_DIR, connect, translate_errors
 from cscvault.vault.files import fsync_dir, storage_error
 
@@ -201,6 +201,7 @@ class Vault:
                             migrations.apply(con, m)
                         con.execute("COMMIT")
                     audit.reconcile_pending(con, path, vault_keys.derive("audit-head"), keyfile.vault_id)
+                    subjects.refresh_views(con)
                     role = _role_for(con, slot, credentials)
             except BaseException:
                 con.close()
@@ -239,6 +240,12 @@ class Vault:
     @property
     def vault_id(self) -> str:
         return self.keyfile.vault_id
+
+    def child_key(self, la_code: str, la_child_id: str) -> str:
+        """The pseudonym of an LA's child id (the same function ingest uses)."""
+        from cscvault.ingest.pseudonymise import child_key
+
+        return child_key(self.keys.pseudonym_key, la_code, la_child_id)
 
     def require_role(self, *roles: str) -> None:
         """Refuse before doing any work when the user's role is not one of `roles`."""

@@ -1,0 +1,1 @@
+"""Data-subject rights and complaints: register, UK deadlines, actions, access packages."""

@@ -1,0 +1,1 @@
+"""Trial analysis: the pre-registered plan, samples, outcomes and models."""

@@ -12,8 +12,13 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from cscvault.analysis.primary import PrimaryRun, run_primary
 from cscvault.audit import AuditReport
-from cscvault.errors import TamperedError
+from cscvault.errors import TamperedError, UsageError
+from cscvault.ingest.delivery import IngestReport, ingest_files
+from cscvault.ingest.delivery import Progress as IngestProgress
+from cscvault.ingest.quality import quality_report
+from cscvault.report.render import render_report
 from cscvault.rights import actions as rights_actions
 from cscvault.rights import complaints as rights_complaints
 from cscvault.rights import requests as rights_requests
@@ -21,6 +26,7 @@ from cscvault.study import Study, load_study
 from cscvault.study.notice import render_notice as _render_notice
 from cscvault.study.record import render_record as _render_record
 from cscvault.vault import ROLES, Credentials, User, Vault
+from cscvault.vault.identity import recipient_for
 
 __all__ = [
     "ROLES",
@@ -42,12 +48,14 @@ class InitResult:
     vault_id: str
     admin: str
     recovery_code: str  # shown once; never stored in clear
+    recipient: str  # the vault's age public key, for the local authorities' packages
 
 
 def init_vault(path: Path, password: str, admin: str = "admin", study_path: Path | None = None) -> InitResult:
     """Create a new encrypted vault with one admin user."""
     created, vault_id, recovery = Vault.create(Path(path), admin=admin, password=password, study_path=study_path)
-    return InitResult(path=created, vault_id=vault_id, admin=admin, recovery_code=recovery)
+    recipient = recipient_for(created, Credentials(admin, password))
+    return InitResult(path=created, vault_id=vault_id, admin=admin, recovery_code=recovery, recipient=recipient)
 
 
 @contextlib.contextmanager
@@ -221,3 +229,82 @@ def complaint_close(
     with open_vault(path, credentials) as vault:
         complaint = rights_complaints.close_complaint(vault, complaint_id, outcome, on or dt.date.today())
         return complaint, rights_complaints.response_text(vault.study, complaint)
+
+
+# -- ingest, quality, analysis ------------------------------------------------------------------------------
+
+
+def ingest(
+    path: Path, credentials: Credentials, inputs: list[Path], progress: IngestProgress | None = None
+) -> IngestReport:
+    """Load return files (or folders of them) into the vault: one transaction per delivery, idempotent."""
+    with open_vault(path, credentials) as vault:
+        return ingest_files(vault, inputs, progress)
+
+
+def quality(path: Path, credentials: Credentials) -> dict[str, object]:
+    with open_vault(path, credentials) as vault:
+        return quality_report(vault)
+
+
+@dataclass(frozen=True)
+class AnalysisOutput:
+    run: PrimaryRun
+    report: Path
+    results: Path
+
+
+def analyse_did(out_dir: Path, study_path: Path | None = None) -> dict[str, object]:
+    """The supplementary difference-in-differences on published DfE statistics (no vault: public data)."""
+    from cscvault.analysis.did.plan import run_did_plan
+
+    return run_did_plan(Path(out_dir), load_study(study_path))
+
+
+def analyse(path: Path, credentials: Credentials, out_dir: Path, plan: str = "primary") -> AnalysisOutput:
+    """Run the pre-registered analysis inside the vault and write the disclosure-checked report and results."""
+    if plan != "primary":
+        raise UsageError(f"unknown analysis plan '{plan}' (available: primary)")
+    with open_vault(path, credentials) as vault:
+        run = run_primary(vault)
+        written = render_report(run, vault.study, Path(out_dir))
+    return AnalysisOutput(run, written["report"], written["results"])
+
+
+# -- releases (the output airlock) ---------------------------------------------------------------------------
+
+from cscvault.disclosure import release as _release  # noqa: E402
+
+
+def release_request(path: Path, credentials: Credentials, files: list[Path], why: str) -> _release.Release:
+    """Gate, check and store outputs for release (role analyst)."""
+    with open_vault(path, credentials) as vault:
+        return _release.request_release(vault, [Path(f) for f in files], why)
+
+
+def release_list(path: Path, credentials: Credentials, state: str | None = None) -> list[_release.Release]:
+    with open_vault(path, credentials) as vault:
+        return _release.list_releases(vault, state)
+
+
+def release_show(path: Path, credentials: Credentials, release_id: str) -> _release.ReleaseDetail:
+    with open_vault(path, credentials) as vault:
+        return _release.get_release(vault, release_id)
+
+
+def release_approve(path: Path, credentials: Credentials, release_id: str, note: str = "") -> _release.Release:
+    """Approve a release (role checker, never the requester)."""
+    with open_vault(path, credentials) as vault:
+        return _release.approve_release(vault, release_id, note)
+
+
+def release_reject(path: Path, credentials: Credentials, release_id: str, reason: str) -> _release.Release:
+    """Reject a release (role checker, never the requester)."""
+    with open_vault(path, credentials) as vault:
+        return _release.reject_release(vault, release_id, reason)
+
+
+def release_export(path: Path, credentials: Credentials, release_id: str, out_dir: Path) -> Path:
+    """Write an approved release's bundle into OUT_DIR/RELEASE_ID."""
+    with open_vault(path, credentials) as vault:
+        return _release.export_release(vault, release_id, Path(out_dir))

@@ -11,14 +11,15 @@ import os
 import sys
 import traceback
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
-from cscvault import __version__, api
+from cscvault import __version__, api, notices
 from cscvault import demo as demo_mod
 from cscvault.cli_support import (
     JsonOption,
+    NewVaultArg,
     RecoveryOption,
     StudyOption,
     UserOption,
@@ -26,11 +27,13 @@ from cscvault.cli_support import (
     credentials,
     err,
     print_json,
+    progress_bar,
     secret,
 )
 
 __all__ = ["app", "main", "print_json"]  # print_json is re-exported for command modules
-from cscvault.errors import EXIT_INTERNAL, CscvaultError
+from cscvault.cli_support import _existing_vault
+from cscvault.errors import EXIT_INTERNAL, CscvaultError, UsageError
 from cscvault.rights import cli as rights_cli
 
 app = typer.Typer(
@@ -59,6 +62,8 @@ def _root(
 ) -> None:
     global _DEBUG
     _DEBUG = debug or os.environ.get("CSCVAULT_DEBUG") == "1"
+    # Notices raised when a vault opens (e.g. the retention countdown) go to stderr, never stdout.
+    notices.set_sink(lambda message: err(f"warning: {message}"))
 
 
 # -- vault ------------------------------------------------------------------------------------------------
@@ -66,7 +71,7 @@ def _root(
 
 @app.command()
 def init(
-    vault: VaultArg,
+    vault: NewVaultArg,
     study: StudyOption = None,
     admin: Annotated[str, typer.Option("--admin", help="Name of the first (admin) user.")] = "admin",
 ) -> None:
@@ -74,6 +79,9 @@ def init(
     password = secret("CSCVAULT_PASSWORD", f"New password for {admin}", confirm=True)
     result = api.init_vault(vault, password, admin=admin, study_path=study)
     typer.echo(f"Created vault {result.path} (id {result.vault_id}) with admin user '{result.admin}'.")
+    typer.echo(
+        f"Age recipient for the local authorities' packages (cscvault la package --recipient): {result.recipient}"
+    )
     typer.echo("Recovery code (shown once; store it offline, it opens the vault if every password is lost):")
     typer.echo(f"  {result.recovery_code}")
 
@@ -154,6 +162,93 @@ def audit_verify(
     api.require_intact(report)
 
 
+@app.command()
+def ingest(
+    vault: VaultArg,
+    paths: Annotated[list[Path], typer.Argument(help="Return files or folders of them.", metavar="PATH...")],
+    user: UserOption = "admin",
+    recovery: RecoveryOption = False,
+    json_: JsonOption = False,
+) -> None:
+    """Load returns into the vault: each file one all-or-nothing delivery, identified by its SHA-256."""
+    creds = credentials(user, recovery)
+    with progress_bar("ingest", enabled=not json_) as advance:
+        report = api.ingest(vault, creds, paths, advance)
+    if json_:
+        print_json([d.__dict__ for d in report.deliveries])
+        return
+    typer.echo(
+        f"{report.loaded} deliveries loaded, {report.rejected} rejected, {report.skipped} already loaded "
+        f"({sum(d.rows_loaded for d in report.deliveries)} rows)"
+    )
+    for d in report.deliveries:
+        if d.status == "rejected":
+            rules = ", ".join(f"{k} x{v}" for k, v in d.findings.items())
+            err(f"rejected: {d.file_name}: {rules}")
+
+
+@app.command()
+def quality(
+    vault: VaultArg, user: UserOption = "admin", recovery: RecoveryOption = False, json_: JsonOption = False
+) -> None:
+    """Data quality per LA and return: rows read and loaded, columns dropped, findings by rule, linkage."""
+    doc = api.quality(vault, credentials(user, recovery))
+    if json_:
+        print_json(doc)
+        return
+    deliveries: list[dict[str, Any]] = doc["deliveries"]  # type: ignore[assignment]
+    for d in deliveries:
+        status = "REJECTED" if d["rejected"] else "loaded"
+        typer.echo(
+            f"{d['la'] or '?':<20} {d['return'] or '?':<14} {d['format']:<10} {d['rows_read']:>8} read "
+            f"{d['rows_loaded']:>8} loaded  {sum(d['findings'].values()):>6} findings  {status}  {d['file_name']}"
+        )
+
+
+@app.command()
+def analyse(
+    vault: Annotated[
+        Path | None,
+        typer.Argument(help="The vault (not needed for --plan did).", metavar="[VAULT]", show_default=False),
+    ] = None,
+    plan: Annotated[str, typer.Option("--plan", help="primary, or did (public DfE data, no vault).")] = "primary",
+    out: Annotated[Path, typer.Option("--out", help="Folder for the report and results.json.")] = Path("analysis"),
+    study: StudyOption = None,
+    user: UserOption = "analyst",
+    recovery: RecoveryOption = False,
+    json_: JsonOption = False,
+) -> None:
+    """Run the pre-registered analysis inside the vault; write the disclosure-checked report and results."""
+    if plan == "did":
+        doc = api.analyse_did(out, study)
+        if json_:
+            print_json(doc)
+            return
+        typer.echo(f"difference-in-differences on published DfE statistics: {out / 'did_report.html'}")
+        return
+    if vault is None:
+        raise UsageError(f"--plan {plan} runs inside a vault: give VAULT")
+    _existing_vault(vault)
+    output = api.analyse(vault, credentials(user, recovery), out, plan)
+    head = output.run.headline.fit.effect
+    if json_:
+        print_json(
+            {
+                "run_id": output.run.run_id,
+                "report": str(output.report),
+                "results": str(output.results),
+                "odds_ratio": head.odds_ratio,
+                "ci_low": head.ci_low,
+                "ci_high": head.ci_high,
+                "p_value": head.p_value,
+            }
+        )
+        return
+    typer.echo(f"primary odds ratio {head.odds_ratio:.3f} (95% CI {head.ci_low:.3f} to {head.ci_high:.3f})")
+    typer.echo(f"report: {output.report}")
+    typer.echo(f"results: {output.results}")
+
+
 app.add_typer(rights_cli.rights_app, name="rights")
 app.add_typer(rights_cli.complaint_app, name="complaint")
 
@@ -188,6 +283,39 @@ def demo(
     if result.generated_password:
         typer.echo(f"Generated password for every demo user (shown once): {result.generated_password}")
 
+
+from cscvault.analysis.models.cli import app as model_app  # noqa: E402
+
+app.add_typer(model_app, name="model")
+
+from cscvault.analysis.did import cli as did_cli  # noqa: E402
+
+model_app.command("did")(did_cli.did)
+
+from cscvault.analysis.models import robust_cli  # noqa: E402
+
+model_app.command("gee")(robust_cli.gee)
+model_app.command("fe-cr2")(robust_cli.fe_cr2)
+
+from cscvault.disclosure.cli import app as disclosure_app  # noqa: E402
+
+app.add_typer(disclosure_app, name="disclosure")
+
+from cscvault import retention_cli  # noqa: E402
+from cscvault.la import cli as la_cli  # noqa: E402
+
+app.add_typer(retention_cli.app, name="retention")
+app.command("backup")(retention_cli.backup)
+app.command("restore")(retention_cli.restore)
+app.add_typer(la_cli.app, name="la")
+
+from cscvault.synth import cli as synth_cli  # noqa: E402
+
+app.command("synth")(synth_cli.synth)
+
+from cscvault.disclosure.release_cli import release_app  # noqa: E402
+
+app.add_typer(release_app, name="release")
 
 def main(argv: list[str] | None = None) -> None:
     """Entry point: run the app, mapping errors to one line and an exit code."""

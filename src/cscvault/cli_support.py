@@ -6,17 +6,19 @@ every user of the machine through the process list and lands in shell history).
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import getpass
 import json
 import os
 import sys
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
-from cscvault.errors import UsageError
+from cscvault.errors import UsageError, VaultStateError
 from cscvault.vault import Credentials
 
 StudyOption = Annotated[
@@ -30,7 +32,22 @@ RecoveryOption = Annotated[
     bool,
     typer.Option("--recovery", help="Open with the recovery code (prompt or env CSCVAULT_RECOVERY_CODE)."),
 ]
-VaultArg = Annotated[Path, typer.Argument(help="The vault directory.", metavar="VAULT", show_default=False)]
+
+
+def _existing_vault(path: Path) -> Path:
+    """Say 'no vault here' or 'destroyed' before asking anyone for a password."""
+    from cscvault.vault.keys import read_keyfile
+
+    if not path.is_dir():
+        raise VaultStateError(f"{path}: no vault here")
+    read_keyfile(path)
+    return path
+
+
+VaultArg = Annotated[
+    Path, typer.Argument(help="The vault directory.", metavar="VAULT", show_default=False, callback=_existing_vault)
+]
+NewVaultArg = Annotated[Path, typer.Argument(help="The new vault's directory.", metavar="VAULT", show_default=False)]
 
 
 def print_json(document: Any) -> None:
@@ -73,3 +90,31 @@ def required_date(value: str, option: str) -> dt.date:
     parsed = parse_date(value, option)
     assert parsed is not None
     return parsed
+
+
+@contextlib.contextmanager
+def progress_bar(label: str, enabled: bool = True) -> Iterator[Callable[[str, int, int], None]]:
+    """A rich progress bar on stderr, driven by callbacks (what, done, total). It shows counts and file names,
+    never data. Disabled for --json and when stderr is not a terminal."""
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    console = Console(stderr=True)
+    if not enabled or not console.is_terminal:
+        yield lambda what, done, total: None
+        return
+    with Progress(
+        TextColumn(f"[bold]{label}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TextColumn("{task.description}"),
+        console=console,
+        transient=True,
+    ) as bar:
+        task = bar.add_task("", total=None)
+
+        def advance(what: str, done: int, total: int) -> None:
+            bar.update(task, completed=done, total=total, description=what[:40])
+
+        yield advance

@@ -1,7 +1,8 @@
 """`cscvault demo`: the main job, end to end, on built-in synthetic data.
 
-It grows with each capability. Today: a fresh vault with one user per role, a verified audit chain,
-and the privacy notice. The demo folder carries a marker file so a later run may replace it; any other
+synthetic returns of the five LAs (known truth beside them) -> a fresh encrypted vault with one user per
+role -> ingest -> the pre-registered primary analysis -> the disclosure-checked report -> a verified audit
+chain and the privacy notice. The demo folder carries a marker file so a later run may replace it; any other
 existing folder is refused rather than overwritten.
 """
 
@@ -19,6 +20,8 @@ from cscvault.errors import TamperedError, UsageError
 from cscvault.vault import Credentials
 
 MARKER = ".cscvault-demo"
+# A fifth of the trial's real size keeps the demo to a few minutes on a laptop; --children changes it.
+DEMO_CHILDREN = 20_000
 DEMO_USERS = (("analyst", "analyst"), ("checker", "checker"), ("dpo", "dpo"))
 
 
@@ -58,36 +61,58 @@ def run_demo(
     seed: int = 2020,
     echo: Callable[[str], object] = print,
 ) -> DemoResult:
-    """Run the demo into `out`. `children` and `seed` size the synthetic returns (used once synth lands)."""
-    del children, seed  # consumed by the synthetic-data step
+    """Run the whole job into `out`."""
+    from cscvault.synth.generate import generate
+
     out = Path(out)
     generated = None
     if not password:
         password = generated = _generate_password()
     _prepare(out)
+    n = children or DEMO_CHILDREN
+    synth = generate(out / "synthetic", seed=seed, children=n)
+    echo(f"1. synthetic returns of {len(synth.children_per_la)} LAs ({n} children, seed {seed}): {synth.returns_dir}")
     vault_path = out / "vault"
-    result = api.init_vault(vault_path, password, admin="admin")
-    echo(f"1. created encrypted vault {vault_path} (recovery code withheld in the demo)")
+    api.init_vault(vault_path, password, admin="admin")
+    echo(f"2. created encrypted vault {vault_path} (recovery code withheld in the demo)")
     admin = Credentials("admin", password)
     users = ["admin"]
     with api.open_vault(vault_path, admin) as vault:
         for name, role in DEMO_USERS:
             vault.add_user(name, role, password)
             users.append(name)
-    echo(f"2. added users: {', '.join(users)} (one per role)")
-    report = api.verify_audit(vault_path, admin)
-    if not report.ok:
-        raise TamperedError(f"demo audit chain broken: {report.problems[0]}")
-    echo(f"3. audit chain verified: {report.entries} entries")
+    echo(f"3. added users: {', '.join(users)} (one per role)")
+    report = api.ingest(vault_path, admin, [synth.returns_dir])
+    rows = sum(d.rows_loaded for d in report.deliveries)
+    echo(
+        f"4. ingested {report.loaded} deliveries ({rows} rows; {report.rejected} rejected, {report.skipped} duplicates)"
+    )
+    analysis = api.analyse(vault_path, Credentials("analyst", password), out / "analysis")
+    head = analysis.run.headline.fit.effect
+    echo(f"5. primary analysis run {analysis.run.run_id}: {len(analysis.run.fits)} models fitted")
+    audit_report = api.verify_audit(vault_path, admin)
+    if not audit_report.ok:
+        raise TamperedError(f"demo audit chain broken: {audit_report.problems[0]}")
+    echo(f"6. audit chain verified: {audit_report.entries} entries")
     notice_path = out / "privacy-notice.html"
     notice_path.write_text(api.render_notice(fmt="html"), encoding="utf-8")
-    echo(f"4. privacy notice rendered: {notice_path}")
-    del result
+    echo(f"7. privacy notice rendered: {notice_path}")
+    echo("")
+    echo(
+        f"Primary odds ratio of care within 18 months: {head.odds_ratio:.3f} "
+        f"(95% CI {head.ci_low:.3f} to {head.ci_high:.3f}); true value {synth.effect_or}"
+    )
+    echo(f"Report: {analysis.report}")
     return DemoResult(
         out=out,
         vault=vault_path,
         users=users,
         generated_password=generated,
-        audit_entries=report.entries,
-        artefacts={"notice": notice_path},
+        audit_entries=audit_report.entries,
+        artefacts={
+            "notice": notice_path,
+            "report": analysis.report,
+            "results": analysis.results,
+            "truth": synth.truth_path,
+        },
     )

@@ -66,7 +66,8 @@ def test_users_roles_and_passwords(tmp_path: Path) -> None:
     weak = run_cli("user", "add", vault, "eve", "--role", "analyst", env={"CSCVAULT_NEW_PASSWORD": "short"})
     assert weak.returncode == 2
     audit = run_cli("audit", "verify", vault, "--json")
-    assert json.loads(audit.stdout) == {"ok": True, "entries": 3, "head_entries": 3, "problems": []}
+    # vault.init, the age identity for LA packages, user.add, user.passwd
+    assert json.loads(audit.stdout) == {"ok": True, "entries": 4, "head_entries": 4, "problems": []}
 
 
 def test_password_is_never_taken_from_argv(tmp_path: Path) -> None:
@@ -104,11 +105,13 @@ def test_notice_formats() -> None:
 
 def test_demo_runs_and_can_be_rerun(tmp_path: Path) -> None:
     out = tmp_path / "demo"
-    first = run_cli("demo", "--out", str(out), password=None)
+    first = run_cli("demo", "--out", str(out), "--children", "800", password=None, timeout=900)
     assert first.returncode == 0, first.stderr
     assert "Generated password" in first.stdout
+    assert "Primary odds ratio of care within 18 months" in first.stdout
     assert (out / "vault" / "keys.json").is_file()
-    second = run_cli("demo", "--out", str(out))
+    assert (out / "analysis" / "report.html").is_file()
+    second = run_cli("demo", "--out", str(out), "--children", "800", timeout=900)
     assert second.returncode == 0, second.stderr
     assert "Generated password" not in second.stdout
     # It never overwrites a folder that is not a demo.

@@ -16,7 +16,7 @@ ADMIN = Credentials("admin", PASSWORD)
 
 @pytest.fixture
 def vault(tmp_path: Path) -> Path:
-    """A vault with eight audit entries."""
+    """A vault with nine audit entries: init, the vault's age identity, seven steps."""
     path = api.init_vault(tmp_path / "v", PASSWORD).path
     with api.open_vault(path, ADMIN) as v:
         for i in range(7):
@@ -39,10 +39,10 @@ def _tamper(path: Path, *sql: str) -> None:
 def test_honest_vault_verifies(vault: Path) -> None:
     report = _verify(vault)
     assert report.ok, report.problems
-    assert report.entries == report.head_entries == 8
+    assert report.entries == report.head_entries == 9
     proc = run_cli("audit", "verify", str(vault))
     assert proc.returncode == 0
-    assert "intact: 8 entries" in proc.stdout
+    assert "intact: 9 entries" in proc.stdout
 
 
 def test_edited_entry_is_named(vault: Path) -> None:
@@ -104,13 +104,13 @@ def test_swapped_entries_with_renumbered_hashes_are_named(vault: Path) -> None:
 def test_truncated_chain_is_detected(vault: Path) -> None:
     _tamper(vault, "DELETE FROM audit WHERE seq >= 7")
     report = _verify(vault)
-    assert report.problems == ["the chain was truncated: it ends at entry 6 but the head records 8 entries"]
+    assert report.problems == ["the chain was truncated: it ends at entry 6 but the head records 9 entries"]
     proc = run_cli("audit", "verify", str(vault), "--json")
     assert proc.returncode == 5
     doc = json.loads(proc.stdout)
     assert doc["ok"] is False
     assert doc["entries"] == 6
-    assert doc["head_entries"] == 8
+    assert doc["head_entries"] == 9
 
 
 def test_forged_head_is_detected(vault: Path) -> None:

@@ -99,7 +99,8 @@ def test_access_package_holds_exactly_the_childs_records(vault: Path, tmp_path: 
         assert "index.html" in zf.namelist()
         assert zf.read("tables/test_events.csv").decode().count("\n") == 1 + 7 % 4 + 1
     counts = _counts(vault, IDS[7])
-    assert doc["row_counts"] == {"test_events": counts["test_events"][0], "test_people": counts["test_people"][0]}
+    held = {t: n for t, n in doc["row_counts"].items() if n}
+    assert held == {"test_events": counts["test_events"][0], "test_people": counts["test_people"][0]}
     with api.open_vault(vault, ADMIN) as v:
         key = v.child_key(WALSALL, IDS[7])
     assert {r["child_key"] for rows in doc["records"].values() for r in rows} == {key}
@@ -116,7 +117,7 @@ def test_erasure_removes_the_child_and_leaves_a_tombstone(vault: Path) -> None:
     assert before["test_events"][0] == 4
     rid = _open(vault, "erasure", IDS[3])
     result = api.rights_act(vault, DPO, rid)
-    assert result.counts == {"test_events": 4, "test_people": 1}
+    assert {t: n for t, n in result.counts.items() if n} == {"test_events": 4, "test_people": 1}
     assert _counts(vault, IDS[3]) == {"test_people": (0, 0), "test_events": (0, 0)}
     assert _counts(vault, IDS[4])["test_people"] == (1, 1)
     with api.open_vault(vault, ADMIN) as v:

@@ -17,6 +17,7 @@ import hashlib
 import re
 import tomllib
 from collections.abc import Mapping
+from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -128,21 +129,36 @@ def default_study_path() -> Path:
 
 def load_study(path: str | Path | None = None) -> Study:
     """Load and validate a study.toml (the shipped default when `path` is None)."""
-    text, dictionary_text, name = study_sources(path)
-    return parse_study(text, source=name, dictionary_text=dictionary_text)
+    src = study_sources(path)
+    return parse_study(src.study, source=src.name, dictionary_text=src.dictionary, plan_text=src.plan)
 
 
-def study_sources(path: str | Path | None = None) -> tuple[str, str, str]:
-    """The study.toml text, its data dictionary's text and the study file's name (not yet validated).
-    A vault stores both texts, so it keeps working whatever happens to the files later."""
+@dataclass(frozen=True)
+class StudySources:
+    """The texts a study is made of. A vault stores them all, so it keeps working whatever happens to the
+    files later."""
+
+    name: str
+    study: str
+    dictionary: str
+    plan: str
+
+
+def study_sources(path: str | Path | None = None) -> StudySources:
+    """Read a study.toml and the companion files it names (not yet validated)."""
     study_path = Path(path) if path is not None else default_study_path()
     text = _read_text(study_path, study_path.name)
     raw = _parse_toml(text, study_path.name)
-    study_table = raw.get("study")
-    dict_name = "data_dictionary.toml"
-    if isinstance(study_table, dict) and isinstance(study_table.get("data_dictionary"), str):
-        dict_name = study_table["data_dictionary"]
-    return text, _dictionary_text(dict_name, study_path.parent, study_path.name), study_path.name
+    study_table = raw.get("study") if isinstance(raw.get("study"), dict) else {}
+    assert isinstance(study_table, dict)
+    names = {key: study_table.get(key, default) for key, default in _COMPANIONS.items()}
+    texts = {
+        key: _companion_text(
+            key, name if isinstance(name, str) else _COMPANIONS[key], study_path.parent, study_path.name
+        )
+        for key, name in names.items()
+    }
+    return StudySources(study_path.name, text, texts["data_dictionary"], texts["analysis_plan"])
 
 
 def _read_text(path: Path, label: str) -> str:
@@ -170,16 +186,21 @@ def parse_study(
     source: str = "study.toml",
     base_dir: Path | None = None,
     dictionary_text: str | None = None,
+    plan_text: str | None = None,
 ) -> Study:
-    """Validate study TOML text. The data dictionary is read relative to `base_dir`, falling back to
-    the shipped one, unless its text is given."""
+    """Validate study TOML text. The data dictionary and analysis plan are read relative to `base_dir`,
+    falling back to the shipped ones, unless their texts are given."""
     raw = _parse_toml(text, source)
     root = _Reader(source, raw)
     s = root.table("study")
-    dict_name = s.text("data_dictionary", "data_dictionary.toml")
+    dict_name = s.text("data_dictionary", _COMPANIONS["data_dictionary"])
     if dictionary_text is None:
-        dictionary_text = _dictionary_text(dict_name, base_dir, source)
+        dictionary_text = _companion_text("data_dictionary", dict_name, base_dir, source)
     dictionary = parse_data_dictionary(dictionary_text, dict_name)
+    plan_name = s.text("analysis_plan", _COMPANIONS["analysis_plan"])
+    if plan_text is None:
+        plan_text = _companion_text("analysis_plan", plan_name, base_dir, source)
+    plan = _parse_toml(plan_text, plan_name)
 
     controller_r = root.table("controller")
     controller = Contact(
@@ -231,6 +252,7 @@ def parse_study(
         raise primary_r.fail("follow_up_months", "must be between 1 and 120")
 
     digest = hashlib.sha256(text.encode() + b"\0" + dictionary_text.encode()).hexdigest()
+    plan_digest = hashlib.sha256(plan_text.encode()).hexdigest()
     return Study(
         id=s.text("id"),
         title=s.text("title"),
@@ -257,19 +279,25 @@ def parse_study(
         primary=primary,
         data_dictionary=dictionary,
         source_sha256=digest,
+        analysis_plan=plan,
+        plan_sha256=plan_digest,
         raw=raw,
     )
 
 
-def _dictionary_text(name: str, base_dir: Path | None, source: str) -> str:
+# Files a study names beside itself, with their default (shipped) names.
+_COMPANIONS = {"data_dictionary": "data_dictionary.toml", "analysis_plan": "analysis_plan.toml"}
+
+
+def _companion_text(key: str, name: str, base_dir: Path | None, source: str) -> str:
     if "/" in name or "\\" in name or name.startswith("."):
-        raise StudyError(f"{source}: study.data_dictionary: must be a file name beside the study file")
+        raise StudyError(f"{source}: study.{key}: must be a file name beside the study file")
     if base_dir is not None and (base_dir / name).is_file():
         return _read_text(base_dir / name, name)
     shipped = resources.files("cscvault.study") / "data" / name
     if shipped.is_file():
         return shipped.read_text(encoding="utf-8")
-    raise StudyError(f"{source}: study.data_dictionary: file '{name}' not found beside the study file")
+    raise StudyError(f"{source}: study.{key}: file '{name}' not found beside the study file")
 
 
 def parse_data_dictionary(text: str, source: str = "data_dictionary.toml") -> DataDictionary:

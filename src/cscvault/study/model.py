@@ -155,6 +155,8 @@ class Study:
     primary: PrimaryAnalysis
     data_dictionary: DataDictionary
     source_sha256: str  # hash of the study.toml and data dictionary text it was loaded from
+    analysis_plan: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
+    plan_sha256: str = ""  # hash of the analysis plan text: recorded with every analysis run
     raw: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     # -- lookups used across the package -------------------------------------------------------

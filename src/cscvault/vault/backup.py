@@ -303,6 +303,10 @@ def restore_backup(
         (staging / TMP_DIR).mkdir(mode=0o700)
         (staging / LOCK_FILE).touch(mode=0o600)
         keys = current.keys if current else None
+        aside: Path | None = None
+        if current is not None:
+            stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
+            aside = vault_dir.with_name(f"{vault_dir.name}.before-restore-{stamp}")
         result = RestoreResult(vault_dir, str(manifest["backup_id"]), str(manifest["created_at"]))
         with _open_staging(staging, credentials, keys) as vault:
             if vault.study.retention.delete_by <= day:
@@ -323,11 +327,11 @@ def restore_backup(
                 result.sources.append(label)
             result.unreadable_backups = unreadable
             backups_rows.append(_register_row(backup, manifest))  # the restored-from backup must expire too
+            if aside is not None:  # the replaced vault is one more encrypted copy that must go by the due date
+                backups_rows.append(_aside_row(aside, vault_dir / DB_FILE, credentials.user, delete_by))
             _reapply(vault, statuses, backups_rows, result)
         (staging / LOCK_FILE).touch(mode=0o600)
-        if current is not None:
-            stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
-            aside = vault_dir.with_name(f"{vault_dir.name}.before-restore-{stamp}")
+        if aside is not None:
             vault_dir.rename(aside)
             result.replaced_vault_moved_to = aside
         try:
@@ -455,6 +459,21 @@ def _register_row(backup: Path, manifest: dict[str, Any]) -> tuple[Any, ...]:
         str(manifest.get("created_by", "")),
         dt.date.fromisoformat(str(manifest["delete_by"])),
         int(manifest.get("audit_entries", 0)),
+    )
+
+
+def _aside_row(aside: Path, db: Path, actor: str, delete_by: dt.date) -> tuple[Any, ...]:
+    return (
+        f"replaced-{uuid.uuid4().hex[:12]}",
+        aside.name,
+        str(aside.resolve().parent),
+        _sha256(db),
+        db.stat().st_size,
+        "[]",
+        dt.datetime.now(dt.UTC),
+        actor,
+        delete_by,
+        0,
     )
 
 

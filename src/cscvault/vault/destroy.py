@@ -31,9 +31,8 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from cscvault import __version__, audit, retention
-from cscvault.errors import AuthError, PermissionDenied, TamperedError, UsageError
+from cscvault.errors import AuthError, PermissionDenied, TamperedError, UsageError, VaultDestroyed
 from cscvault.vault import keys as keymod
-from cscvault.vault.database import TMP_DIR
 from cscvault.vault.files import fsync_dir, storage_error, write_atomic
 from cscvault.vault.store import Credentials, Vault
 
@@ -268,7 +267,14 @@ def destroy_vault(
         raise UsageError(f"--early-reason: at most {MAX_REASON} characters")
     if first.recovery:
         raise UsageError("destruction needs two named users; the recovery code cannot be one of them")
-    with Vault.open(vault_dir, first) as vault:
+    try:
+        opened = Vault.open(vault_dir, first)
+    except VaultDestroyed as exc:
+        shredded = finish_interrupted(vault_dir)
+        if shredded:
+            raise VaultDestroyed(f"{exc.message}; {shredded} leftover file(s) were shredded now") from None
+        raise
+    with opened as vault:
         vault.require_role("admin", "dpo")
         second_role = _check_second_user(vault, second)
         if {vault.role, second_role} != {"admin", "dpo"}:
@@ -363,9 +369,26 @@ def _crypto_shred(vault_dir: Path, keyfile: keymod.KeyFile, files: list[Path], d
     for path in files:
         if path != keys_path:
             shred(path)
-    tmp = vault_dir / TMP_DIR
-    with contextlib.suppress(OSError):
-        for sub in sorted((p for p in tmp.rglob("*") if p.is_dir()), reverse=True):
+    for sub in sorted((p for p in vault_dir.rglob("*") if p.is_dir() and not p.is_symlink()), reverse=True):
+        with contextlib.suppress(OSError):
             sub.rmdir()
-        tmp.rmdir()
     fsync_dir(vault_dir)
+
+
+def finish_interrupted(vault_dir: Path) -> int:
+    """Shred what an interrupted destruction left beside a "destroyed" keys.json; returns the count.
+
+    The keys went first, so those files were already unreadable; this removes them for good."""
+    try:
+        doc = json.loads((vault_dir / "keys.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return 0
+    if not isinstance(doc, dict) or doc.get("state") != "destroyed":
+        return 0
+    leftovers = [p for p in retention.vault_files(vault_dir) if p.name != "keys.json" or p.parent != vault_dir]
+    for path in leftovers:
+        shred(path)
+    for sub in sorted((p for p in vault_dir.rglob("*") if p.is_dir() and not p.is_symlink()), reverse=True):
+        with contextlib.suppress(OSError):
+            sub.rmdir()
+    return len(leftovers)

@@ -8,12 +8,13 @@ The public recipient (`age1...`) is what `cscvault init` prints for the LAs.
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 
 import pyrage
 from pyrage import x25519
 
 from cscvault.errors import AuthError, TamperedError, UsageError
-from cscvault.vault.store import Vault
+from cscvault.vault.store import Credentials, Vault
 
 DELIVERY = "delivery"
 
@@ -41,6 +42,12 @@ def _ensure(vault: Vault) -> tuple[str, str]:
 def vault_recipient(vault: Vault) -> str:
     """The vault's public age recipient (`age1...`), creating the identity on first use."""
     return _ensure(vault)[1]
+
+
+def recipient_for(path: Path, credentials: Credentials) -> str:
+    """Open the vault at `path` and return its age recipient (for `cscvault init` to print)."""
+    with Vault.open(Path(path), credentials) as vault:
+        return vault_recipient(vault)
 
 
 def vault_identity(vault: Vault) -> x25519.Identity:

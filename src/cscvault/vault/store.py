@@ -25,7 +25,7 @@ from typing import Any, TextIO
 
 import duckdb
 
-from cscvault import audit
+from cscvault import audit, notices
 from cscvault.errors import (
     AuthError,
     PermissionDenied,
@@ -104,8 +104,9 @@ class Vault:
         path = Path(path)
         keymod.check_password_strength(password)
         _check_user_name(admin)
-        study_text, dictionary_text, study_name = study_sources(study_path)
-        parse_study(study_text, source=study_name, dictionary_text=dictionary_text)  # validate before any write
+        sources = study_sources(study_path)
+        # validate before any write
+        parse_study(sources.study, source=sources.name, dictionary_text=sources.dictionary, plan_text=sources.plan)
         if path.exists() or path.is_symlink():
             if (path / "keys.json").exists():
                 raise UsageError(f"{path}: a vault already exists here")
@@ -151,9 +152,10 @@ class Vault:
                     meta = {
                         "vault_id": vault_id,
                         "created_at": now.isoformat(timespec="seconds"),
-                        "study_toml": study_text,
-                        "data_dictionary_toml": dictionary_text,
-                        "study_file_name": study_name,
+                        "study_toml": sources.study,
+                        "data_dictionary_toml": sources.dictionary,
+                        "analysis_plan_toml": sources.plan,
+                        "study_file_name": sources.name,
                     }
                     con.executemany("INSERT INTO meta VALUES (?, ?)", list(meta.items()))
                     con.execute(
@@ -209,7 +211,13 @@ class Vault:
         except BaseException:
             _release_lock(lock)
             raise
-        return cls(path, con, vault_keys, keyfile, credentials.user, role, lock)
+        vault = cls(path, con, vault_keys, keyfile, credentials.user, role, lock)
+        from cscvault.retention import retention_warning  # late: retention reads vaults too
+
+        warning = retention_warning(vault.study)
+        if warning:
+            notices.emit(warning)
+        return vault
 
     def close(self) -> None:
         if self.con is not None:
@@ -234,6 +242,7 @@ class Vault:
                 meta["study_toml"],
                 source=meta.get("study_file_name", "study.toml"),
                 dictionary_text=meta["data_dictionary_toml"],
+                plan_text=meta["analysis_plan_toml"],
             )
         return self._study
 

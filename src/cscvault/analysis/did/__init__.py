@@ -1,0 +1,1 @@
+"""Supplementary staggered difference-in-differences on published DfE local-authority statistics."""

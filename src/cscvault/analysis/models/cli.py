@@ -1,0 +1,103 @@
+"""`cscvault model ...`: the analysis models applied to any CSV, outside the vault."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import pandas as pd
+import typer
+
+from cscvault.analysis.models.glmm import GlmmFit, RandomEffects, fit_glmm_frame
+from cscvault.errors import DataError, UsageError
+
+app = typer.Typer(
+    help="Fit the trial's models to a CSV file (outside the vault), e.g. to check against R.",
+    no_args_is_help=True,
+)
+
+
+def read_csv(path: Path) -> pd.DataFrame:
+    """Read a CSV for modelling; unreadable or malformed files are one-line errors naming the file."""
+    if not path.is_file():
+        raise UsageError(f"{path}: no such file")
+    try:
+        return pd.read_csv(path)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
+        raise DataError(f"{path}: not a readable CSV file ({type(exc).__name__})") from None
+
+
+def _split(columns: str | None) -> list[str]:
+    return [c.strip() for c in columns.split(",") if c.strip()] if columns else []
+
+
+def _print_table(fit: GlmmFit) -> None:
+    method = "Laplace" if fit.nagq == 1 else f"AGHQ nAGQ={fit.nagq}"
+    typer.echo(
+        f"logistic mixed model ({fit.random_effects} random effects, {method}); "
+        f"n = {fit.n}, clusters = {fit.n_clusters}"
+    )
+    typer.echo(f"{'term':<24}{'estimate':>11}{'se':>10}{'OR':>9}{'95% CI':>20}{'p':>10}")
+    for t in fit.terms:
+        ci = f"{t.ci_low:.3f}-{t.ci_high:.3f}"
+        typer.echo(f"{t.term:<24}{t.estimate:>11.5f}{t.se:>10.5f}{t.odds_ratio:>9.3f}{ci:>20}{t.p_value:>10.4g}")
+    sds = ", ".join(f"{k} {v:.5f}" for k, v in fit.re_sd.items())
+    typer.echo(f"random-effect SD: {sds}; ICC (latent) {fit.icc:.4f}; log-likelihood {fit.loglik:.4f}")
+    agree = "agree" if fit.optimisers_agree else "DISAGREE"
+    typer.echo(f"optimisers {agree} (max parameter difference {fit.max_param_difference:.2g})")
+
+
+@app.command("glmm")
+def glmm(
+    file: Annotated[Path, typer.Argument(help="CSV with one row per child or one binomial row per cell.")],
+    treatment: Annotated[str, typer.Option("--treatment", help="Treatment column (numeric, usually 0/1).")],
+    period: Annotated[str, typer.Option("--period", help="Period column (always a factor).")],
+    cluster: Annotated[str, typer.Option("--cluster", help="Cluster column (random intercept).")],
+    outcome: Annotated[str | None, typer.Option("--outcome", help="0/1 outcome column (child rows).")] = None,
+    events: Annotated[str | None, typer.Option("--events", help="Events column (binomial rows).")] = None,
+    trials: Annotated[str | None, typer.Option("--trials", help="Trials column (binomial rows).")] = None,
+    covariates: Annotated[
+        str | None, typer.Option("--covariates", help="Comma-separated numeric covariate columns.")
+    ] = None,
+    nagq: Annotated[
+        int,
+        typer.Option(
+            "--nagq",
+            help="Adaptive Gauss-Hermite nodes per random effect (nested with --re cluster-period); "
+            "1 = Laplace, lme4's default.",
+        ),
+    ] = 1,
+    re: Annotated[
+        str,
+        typer.Option("--re", help="Random effects: cluster, or cluster-period (cluster + cluster x period)."),
+    ] = "cluster",
+    json_out: Annotated[bool, typer.Option("--json", help="Print one JSON document and nothing else.")] = False,
+) -> None:
+    """Logistic mixed model: treatment + factor(period) + covariates + (1|cluster) [+ (1|cluster:period)]."""
+    if outcome is not None and (events is not None or trials is not None):
+        raise UsageError("give --outcome, or --events with --trials, not both")
+    if outcome is None and (events is None or trials is None):
+        raise UsageError("give --outcome COL, or --events COL with --trials COL")
+    if re not in ("cluster", "cluster-period"):
+        raise UsageError(f"--re must be 'cluster' or 'cluster-period', not {re!r}")
+    re_kind: RandomEffects = "cluster" if re == "cluster" else "cluster-period"
+    frame = read_csv(file)
+    fit = fit_glmm_frame(
+        frame,
+        outcome=outcome,
+        events=events,
+        trials=trials,
+        treatment=treatment,
+        period=period,
+        cluster=cluster,
+        covariates=_split(covariates),
+        nagq=nagq,
+        re=re_kind,
+        source=file.name,
+    )
+    if json_out:
+        from cscvault.cli import print_json
+
+        print_json(fit.to_dict())
+    else:
+        _print_table(fit)

@@ -1,0 +1,180 @@
+"""The pre-registered primary analysis, run unattended inside the vault.
+
+sample -> outcome -> the logistic mixed model of the plan (LA random intercept; Laplace and adaptive
+Gauss-Hermite quadrature), for the complete-case and missing-indicator variants. Each run is recorded in
+`runs` (plan hash, code version, delivery set) with its rows in `results`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+import pandas as pd
+
+from cscvault import __version__
+from cscvault.analysis.models.glmm import GlmmFit, fit_glmm_frame
+from cscvault.analysis.samples import PrimarySample, build_primary_sample
+from cscvault.errors import DataError
+from cscvault.vault import Vault
+
+RESULT_FIELDS = (
+    "analysis",
+    "outcome",
+    "sample",
+    "model",
+    "term",
+    "estimate",
+    "se",
+    "odds_ratio",
+    "ci_low",
+    "ci_high",
+    "p_value",
+    "n",
+    "n_events",
+)
+MISSING_LEVEL = "missing"
+
+
+@dataclass
+class FittedAnalysis:
+    analysis: str
+    sample: str  # complete_case | missing_indicator
+    model: str  # glmm-laplace | glmm-agq25
+    fit: GlmmFit
+    dropped: int  # children left out for missing covariates
+
+
+@dataclass
+class PrimaryRun:
+    run_id: str
+    plan_sha256: str
+    code_version: str
+    deliveries_sha256: str
+    sample: PrimarySample
+    fits: list[FittedAnalysis] = field(default_factory=list)
+
+    def rows(self) -> list[dict[str, Any]]:
+        """The results.json rows: one per term of every fitted analysis."""
+        out = []
+        for f in self.fits:
+            for t in f.fit.terms:
+                out.append(
+                    {
+                        "analysis": f.analysis,
+                        "outcome": "cla_18m",
+                        "sample": f.sample,
+                        "model": f.model,
+                        "term": t.term,
+                        "estimate": t.estimate,
+                        "se": t.se,
+                        "odds_ratio": t.odds_ratio,
+                        "ci_low": t.ci_low,
+                        "ci_high": t.ci_high,
+                        "p_value": t.p_value,
+                        "n": f.fit.n,
+                        "n_events": f.fit.n_events,
+                    }
+                )
+        return out
+
+    @property
+    def headline(self) -> FittedAnalysis:
+        """Until multiple imputation lands, the complete-case Laplace fit is the headline."""
+        return next(f for f in self.fits if f.sample == "complete_case" and f.model == "glmm-laplace")
+
+
+def _factor_frame(sample: PrimarySample, factors: list[str], strategy: str) -> tuple[pd.DataFrame, int]:
+    frame = sample.analysed.copy()
+    for col in factors:
+        frame[col] = frame[col].map(
+            lambda v: (
+                None
+                if v is None or (isinstance(v, float) and pd.isna(v))
+                else str(v).lower()
+                if isinstance(v, bool)
+                else str(v)
+            )
+        )
+    if strategy == "complete_case":
+        before = len(frame)
+        frame = frame.dropna(subset=factors)
+        return frame, before - len(frame)
+    for col in factors:
+        frame[col] = frame[col].fillna(MISSING_LEVEL)
+    return frame, 0
+
+
+def delivery_set(vault: Vault) -> tuple[str, int]:
+    shas = sorted(str(r[0]) for r in vault.con.execute("SELECT sha256 FROM deliveries WHERE NOT rejected").fetchall())
+    return hashlib.sha256("\n".join(shas).encode()).hexdigest(), len(shas)
+
+
+def run_primary(vault: Vault) -> PrimaryRun:
+    vault.require_role("analyst", "admin")
+    study = vault.study
+    plan = study.analysis_plan
+    model = plan["models"]["primary"]
+    cov = plan["covariates"]
+    sample = build_primary_sample(vault.con, study)
+    if sample.analysed.empty:
+        raise DataError("the primary sample is empty: no referrals in the trial window were delivered")
+    deliveries_sha, n_deliveries = delivery_set(vault)
+    run = PrimaryRun(uuid.uuid4().hex[:12], study.plan_sha256, __version__, deliveries_sha, sample)
+    started = dt.datetime.now(dt.UTC)
+    covariate_names = list(model["covariates"])
+    numeric = [c for c in covariate_names if c == cov["white_share"]["name"]]
+    factors = [c for c in covariate_names if c not in numeric]
+    references = {spec["name"]: spec["reference"] for spec in cov.values() if "reference" in spec}
+    references[model["period"]] = study.periods[0].name
+    agq = int(model.get("agq_points", 25))
+    for strategy in model["missing"]:
+        frame, dropped = _factor_frame(sample, factors, strategy)
+        frame["cla_18m"] = frame["cla_18m"].astype(int)
+        for estimation in model["estimation"]:
+            nagq = 1 if estimation == "laplace" else agq
+            fit = fit_glmm_frame(
+                frame,
+                outcome="cla_18m",
+                treatment=model["treatment"],
+                period=model["period"],
+                cluster=model["cluster"],
+                covariates=numeric,
+                factors=factors,
+                reference_levels=references,
+                nagq=nagq,
+                source="primary sample",
+            )
+            name = "glmm-laplace" if nagq == 1 else f"glmm-agq{nagq}"
+            run.fits.append(FittedAnalysis("primary", strategy, name, fit, dropped))
+    _record(vault, run, started, n_deliveries)
+    return run
+
+
+def _record(vault: Vault, run: PrimaryRun, started: dt.datetime, n_deliveries: int) -> None:
+    with vault.transaction() as con:
+        con.execute(
+            "INSERT INTO runs VALUES (?, 'primary', ?, ?, ?, ?, ?, ?, ?, 'completed')",
+            [
+                run.run_id,
+                run.plan_sha256,
+                run.code_version,
+                run.deliveries_sha256,
+                n_deliveries,
+                started,
+                dt.datetime.now(dt.UTC),
+                vault.actor,
+            ],
+        )
+        con.executemany(
+            f"INSERT INTO results VALUES (?, {', '.join('?' for _ in RESULT_FIELDS)})",
+            [[run.run_id, *(r[k] for k in RESULT_FIELDS)] for r in run.rows()],
+        )
+        vault.record(
+            "analysis.run",
+            {"run": run.run_id, "plan": "primary", "plan_sha256": run.plan_sha256[:16]},
+            {"fits": len(run.fits), "deliveries": n_deliveries},
+        )

@@ -1,0 +1,730 @@
+"""Check a table against a profile: per-cell verdicts, secondary suppression, the released table.
+
+A table is a pandas DataFrame with label columns (text) and count columns (numbers of children or
+records). It may be long (one count column, one row per category combination) or wide (one count
+column per category). Totals are recognised by their label ("Total", "All", "Overall",
+"Grand total", any case) in any label column or as a count column's name; each total must equal
+(or, when the table also counts something not shown, exceed) the sum of its parts. Those additive
+relations are what an attacker would use to recover a suppressed cell, so secondary suppression
+and its LP audit run over them (and over linked tables, see `apply_release`).
+
+Magnitude tables (sums or means of a value per cell) carry dominance evidence in extra columns
+named by `DominanceColumns`; the evidence columns are never released.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from cscvault.disclosure.profiles import Profile, get_profile
+from cscvault.disclosure.rules import (
+    RULE_SECONDARY,
+    Dominance,
+    Finding,
+    Verdict,
+    check_cell,
+    percent,
+    round_to_base,
+    verdict_of,
+)
+from cscvault.disclosure.secondary import Relation, audit_suppression, secondary_suppression
+from cscvault.errors import DataError, UsageError
+
+TOTAL_LABELS = frozenset({"total", "all", "overall", "grand total", "totals"})
+_REL_TOL = 1e-9
+
+
+def is_total_label(label: Any) -> bool:
+    return isinstance(label, str) and label.strip().lower() in TOTAL_LABELS
+
+
+@dataclass(frozen=True)
+class DominanceColumns:
+    """Columns of a long table that hold each cell's dominance evidence (never released)."""
+
+    total: str
+    top1: str
+    top2: str
+    top_n: str | None = None
+    negatives: str | None = None
+
+    def columns(self) -> list[str]:
+        cols = [self.total, self.top1, self.top2, self.top_n, self.negatives]
+        return [c for c in cols if c is not None]
+
+
+@dataclass
+class CellResult:
+    """One checked cell. `verdict` is the cell's own (primary) verdict; `released` None = suppressed."""
+
+    table: str
+    row: int
+    column: str
+    value: float | None
+    released: float | int | None
+    verdict: Verdict
+    reasons: list[str]
+    is_total: bool = False
+    secondary: bool = False
+
+    @property
+    def suppressed(self) -> bool:
+        return self.released is None
+
+
+@dataclass
+class CheckedTable:
+    """The result of `apply_profile`: cells, the released table and the profile stamp."""
+
+    name: str
+    profile: Profile
+    original: pd.DataFrame
+    released: pd.DataFrame
+    cells: list[CellResult]
+    label_cols: list[str]
+    count_cols: list[str]
+    value_cols: list[str] = field(default_factory=list)
+    withheld_cols: list[str] = field(default_factory=list)
+
+    @property
+    def status(self) -> Verdict:
+        """The table's verdict before mitigation, as ACRO reports it: fail > review > pass."""
+        return verdict_of(Finding("", c.verdict, "") for c in self.cells)
+
+    @property
+    def suppressed_count(self) -> int:
+        return sum(c.suppressed for c in self.cells)
+
+    def cell(self, row: int, column: str | None = None) -> CellResult:
+        column = column or self.count_cols[0]
+        for c in self.cells:
+            if c.row == row and c.column == column:
+                return c
+        raise KeyError((row, column))
+
+    def percentages(self, numerator: str, denominator: str, decimals: int | None = None) -> pd.Series:
+        """Row-wise percentages computed only from released counts (None where either is withheld)."""
+        places = self.profile.percent_decimals if decimals is None else decimals
+        for col in (numerator, denominator):
+            if col not in self.count_cols:
+                raise UsageError(f"percentages: {col!r} is not a checked count column")
+        values = [
+            percent(_none(n), _none(d), places)
+            for n, d in zip(self.released[numerator], self.released[denominator], strict=True)
+        ]
+        return pd.Series(values, index=self.released.index, name=f"{numerator}_pct", dtype=object)
+
+    def to_json(self) -> dict[str, Any]:
+        """The `cscvault disclosure check --json` document."""
+        multi = len(self.count_cols) > 1
+        cells: list[dict[str, Any]] = []
+        for c in self.cells:
+            entry: dict[str, Any] = {"row": c.row}
+            if multi:
+                entry["column"] = c.column
+            entry.update(
+                {
+                    "value": _json_number(c.value),
+                    "released": _json_number(c.released),
+                    "verdict": c.verdict,
+                    "reasons": list(c.reasons),
+                }
+            )
+            cells.append(entry)
+        return {
+            "profile": self.profile.name,
+            "profile_version": self.profile.version,
+            "cells": cells,
+            "table": released_records(self.released),
+        }
+
+
+def _none(value: Any) -> float | None:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return None
+    return float(value)
+
+
+def _json_number(value: Any) -> Any:
+    if value is None:
+        return None
+    if isinstance(value, float | np.floating):
+        if math.isnan(float(value)):
+            return None
+        if float(value).is_integer():
+            return int(value)
+        return float(value)
+    if isinstance(value, np.integer):
+        return int(value)
+    return value
+
+
+def released_records(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    """A released table as JSON-ready records (None for withheld cells)."""
+    records: list[dict[str, Any]] = []
+    for _, row in frame.iterrows():
+        records.append({str(k): _json_number(v) if not _is_na(v) else None for k, v in row.items()})
+    return records
+
+
+def _is_na(value: Any) -> bool:
+    try:
+        return bool(pd.isna(value))
+    except (TypeError, ValueError):
+        return False
+
+
+# ---------------------------------------------------------------------------------------------
+# Building the cell vector and its relations
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass
+class _Cells:
+    """The cells of one or more tables in one vector, with keys and the additive relations."""
+
+    values: list[float] = field(default_factory=list)
+    keys: list[tuple[str, tuple[Any, ...]]] = field(default_factory=list)  # (table, key tuple)
+    hidden: list[bool] = field(default_factory=list)  # implied totals: known, never shown
+    relations: list[Relation] = field(default_factory=list)
+    index: dict[tuple[str, tuple[Any, ...]], int] = field(default_factory=dict)
+
+    def add(self, table: str, key: tuple[Any, ...], value: float, hidden: bool = False) -> int:
+        ref = (table, key)
+        if ref in self.index:
+            raise DataError(f"table {table}: two rows have the same labels; a table needs unique labels")
+        self.index[ref] = len(self.values)
+        self.values.append(value)
+        self.keys.append(ref)
+        self.hidden.append(hidden)
+        return self.index[ref]
+
+
+def _add_relations(cells: _Cells, table: str, ndim: int, implied_totals: bool) -> None:
+    """Relations along every key dimension: a total-labelled cell = sum of its siblings."""
+    for dim in range(ndim):
+        members = [i for i, (t, _) in enumerate(cells.keys) if t == table]
+        groups: dict[tuple[Any, ...], list[int]] = {}
+        for i in members:
+            key = cells.keys[i][1]
+            groups.setdefault(key[:dim] + key[dim + 1 :], []).append(i)
+        has_totals = any(is_total_label(cells.keys[i][1][dim]) for i in members)
+        for rest, group in groups.items():
+            totals = [i for i in group if is_total_label(cells.keys[i][1][dim])]
+            parts = tuple(i for i in group if not is_total_label(cells.keys[i][1][dim]))
+            if not parts:
+                continue
+            if not totals and implied_totals and not has_totals:
+                key = (*rest[:dim], "Total", *rest[dim:])
+                total_value = float(sum(cells.values[p] for p in parts))
+                totals = [cells.add(table, key, total_value, hidden=True)]
+            for tot in totals:
+                if any(math.isnan(cells.values[c]) for c in (tot, *parts)):
+                    continue
+                part_sum = sum(cells.values[p] for p in parts)
+                gap = cells.values[tot] - part_sum
+                scale = max(1.0, abs(cells.values[tot]))
+                if gap < -_REL_TOL * scale:
+                    raise DataError(
+                        f"table {table}: a total ({_describe(cells.keys[tot][1])}) is smaller than the "
+                        "sum of its parts; fix the totals before checking"
+                    )
+                cells.relations.append(Relation(tot, parts, exact=abs(gap) <= _REL_TOL * scale))
+
+
+def _describe(key: tuple[Any, ...]) -> str:
+    return " / ".join(str(k) for k in key)
+
+
+# ---------------------------------------------------------------------------------------------
+# Public API
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass
+class _Layout:
+    label_cols: list[str]
+    count_cols: list[str]
+    value_cols: list[str]
+    withheld_cols: list[str]
+    dominance: DominanceColumns | None
+
+
+def _layout(
+    table: pd.DataFrame,
+    count_cols: Sequence[str] | None,
+    label_cols: Sequence[str] | None,
+    value_cols: Sequence[str] | None,
+    dominance: DominanceColumns | None,
+    name: str,
+) -> _Layout:
+    columns = [str(c) for c in table.columns]
+    evidence = dominance.columns() if dominance else []
+    for col in [*(count_cols or []), *(label_cols or []), *(value_cols or []), *evidence]:
+        if col not in columns:
+            raise UsageError(f"table {name}: no column named {col!r}")
+    numeric = [
+        c for c in columns if pd.api.types.is_numeric_dtype(table[c]) and not pd.api.types.is_bool_dtype(table[c])
+    ]
+    # Text columns are always labels; numeric ones (a year, an LA code) only when named.
+    named = set(label_cols or [])
+    labels = [c for c in columns if c not in numeric or c in named]
+    if count_cols is None:
+        counts = [c for c in numeric if c not in labels and c not in evidence and c not in (value_cols or [])]
+        if not counts:
+            raise DataError(f"table {name}: no numeric count column found; name one with --count-col")
+    else:
+        counts = list(count_cols)
+    for col in counts:
+        if col not in numeric:
+            raise DataError(f"table {name}: count column {col!r} is not numeric")
+        if not all(_is_na(v) or float(v).is_integer() for v in table[col]):
+            raise DataError(f"table {name}: count column {col!r} holds values that are not whole numbers")
+    if dominance is not None and len(counts) != 1:
+        raise UsageError(f"table {name}: dominance evidence needs a long table with one count column")
+    values = list(value_cols or [])
+    used = set(labels) | set(counts) | set(values)
+    withheld = [c for c in columns if c not in used]
+    return _Layout(labels, counts, values, withheld, dominance)
+
+
+def _row_key(table: pd.DataFrame, row: int, labels: Sequence[str]) -> tuple[Any, ...]:
+    if not labels:
+        return (str(table.index[row]),)
+    return tuple(_label(table.iloc[row][c]) for c in labels)
+
+
+def _label(value: Any) -> Any:
+    if _is_na(value):
+        return ""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def _dominance_for(table: pd.DataFrame, row: int, spec: DominanceColumns) -> Dominance | None:
+    data = table.iloc[row]
+    try:
+        total = float(data[spec.total])
+        top1 = float(data[spec.top1])
+        top2 = float(data[spec.top2])
+        top_n = float(data[spec.top_n]) if spec.top_n else None
+        negatives = int(data[spec.negatives]) if spec.negatives else 0
+    except (TypeError, ValueError):
+        raise DataError(f"row {row}: dominance evidence is not numeric") from None
+    if any(math.isnan(v) for v in (total, top1, top2)):
+        return Dominance(total=0.0, top1=0.0, top2=0.0, top_n=None if top_n is None else 0.0, negatives=negatives)
+    return Dominance(total=total, top1=top1, top2=top2, top_n=top_n, negatives=negatives)
+
+
+@dataclass
+class _Prepared:
+    name: str
+    table: pd.DataFrame
+    layout: _Layout
+    cell_ids: dict[tuple[int, str], int]
+    findings: dict[int, list[Finding]]
+
+
+def _prepare(
+    cells: _Cells,
+    name: str,
+    table: pd.DataFrame,
+    profile: Profile,
+    layout: _Layout,
+    implied_totals: bool,
+) -> _Prepared:
+    table = table.reset_index(drop=True)
+    wide = len(layout.count_cols) > 1
+    cell_ids: dict[tuple[int, str], int] = {}
+    findings: dict[int, list[Finding]] = {}
+    spec = layout.dominance
+    negatives = bool(spec and spec.negatives and (pd.to_numeric(table[spec.negatives], errors="coerce") > 0).any())
+    for row in range(len(table)):
+        key = _row_key(table, row, layout.label_cols)
+        for col in layout.count_cols:
+            raw = table.iloc[row][col]
+            value = math.nan if _is_na(raw) else float(raw)
+            full_key = (*key, col) if wide else key
+            cid = cells.add(name, full_key, value)
+            cell_ids[(row, col)] = cid
+            dominance = _dominance_for(table, row, layout.dominance) if layout.dominance else None
+            count = None if math.isnan(value) else value
+            findings[cid] = check_cell(profile, count, dominance, table_has_negatives=negatives)
+    ndim = len(layout.label_cols or [None]) + (1 if wide else 0)
+    _add_relations(cells, name, ndim, implied_totals)
+    return _Prepared(name, table, layout, cell_ids, findings)
+
+
+def _suppress(cells: _Cells, prepared: Sequence[_Prepared], profile: Profile) -> np.ndarray:
+    values = np.array([0.0 if math.isnan(v) else v for v in cells.values])
+    primary = np.zeros(len(values), dtype=bool)
+    for prep in prepared:
+        for cid, found in prep.findings.items():
+            primary[cid] = verdict_of(found) != "pass"
+    locked = np.array(cells.hidden, dtype=bool)
+    # Missing counts are unknown to everyone: drop relations that involve them.
+    relations = [r for r in cells.relations if not any(math.isnan(cells.values[c]) for c in r.members())]
+    suppressed = secondary_suppression(values, primary, relations, profile.protection, never_suppress=locked)
+    exposed = audit_suppression(values, suppressed, relations, list(np.flatnonzero(primary)), profile.protection)
+    for prep in prepared:
+        for cid in exposed:
+            if cid in prep.findings:
+                prep.findings[cid].append(
+                    Finding(
+                        RULE_SECONDARY,
+                        "fail",
+                        "totals published elsewhere narrow this withheld cell below the protection range",
+                    )
+                )
+    return suppressed
+
+
+def _finish(prep: _Prepared, suppressed: np.ndarray, profile: Profile) -> CheckedTable:
+    table, layout = prep.table, prep.layout
+    released = table[layout.label_cols + layout.count_cols + layout.value_cols].copy()
+    for col in layout.count_cols + layout.value_cols:
+        released[col] = released[col].astype(object)
+    results: list[CellResult] = []
+    for (row, col), cid in prep.cell_ids.items():
+        found = prep.findings[cid]
+        verdict = verdict_of(found)
+        reasons = [f.text() for f in found]
+        value = table.iloc[row][col]
+        secondary = bool(suppressed[cid]) and verdict == "pass"
+        if secondary:
+            reasons.append(f"{RULE_SECONDARY}: withheld so that a withheld cell cannot be recovered from totals")
+        if suppressed[cid]:
+            out: float | int | None = None
+            released.at[row, col] = None
+            for vcol in layout.value_cols if len(layout.count_cols) == 1 else []:
+                released.at[row, vcol] = None
+        else:
+            out = round_to_base(float(value), profile.round_base)
+            released.at[row, col] = out
+        results.append(
+            CellResult(
+                table=prep.name,
+                row=row,
+                column=col,
+                value=None if _is_na(value) else float(value),
+                released=out,
+                verdict=verdict,
+                reasons=reasons,
+                is_total=any(is_total_label(k) for k in _row_key(table, row, layout.label_cols)) or is_total_label(col),
+                secondary=secondary,
+            )
+        )
+    return CheckedTable(
+        name=prep.name,
+        profile=profile,
+        original=table,
+        released=released,
+        cells=results,
+        label_cols=layout.label_cols,
+        count_cols=layout.count_cols,
+        value_cols=layout.value_cols,
+        withheld_cols=layout.withheld_cols,
+    )
+
+
+def apply_profile(
+    table: pd.DataFrame,
+    profile: Profile | str,
+    count_cols: Sequence[str] | None = None,
+    *,
+    label_cols: Sequence[str] | None = None,
+    value_cols: Sequence[str] | None = None,
+    dominance: DominanceColumns | None = None,
+    implied_totals: bool = False,
+    margins: bool = False,
+    name: str = "table",
+) -> CheckedTable:
+    """Check one table and return its verdicts and released (suppressed, rounded) form.
+
+    `count_cols`: the count columns (default: every numeric column that is not evidence or a value).
+    `label_cols`: numeric columns that are labels (text columns always are).
+    `value_cols`: magnitude columns withheld together with their row's count (long tables).
+    `dominance`: columns with each cell's dominance evidence (withheld from the release).
+    `implied_totals`: the totals are published elsewhere (e.g. the cohort size), so protect
+    suppressed cells against them even though the table does not show them.
+    `margins`: add a "Total" row (and a "Total" column when there are several count columns) to a
+    count table with at most one label column; the totals are checked and released like any cell.
+    """
+    if margins:
+        table = with_margins(table, count_cols, label_cols)
+    return apply_release(
+        {name: table},
+        profile,
+        count_cols={name: count_cols} if count_cols is not None else None,
+        label_cols={name: label_cols} if label_cols is not None else None,
+        value_cols={name: value_cols} if value_cols is not None else None,
+        dominance={name: dominance} if dominance is not None else None,
+        implied_totals=implied_totals,
+    )[name]
+
+
+def with_margins(
+    table: pd.DataFrame, count_cols: Sequence[str] | None = None, label_cols: Sequence[str] | None = None
+) -> pd.DataFrame:
+    """The table with a "Total" row, and a "Total" column when it has several count columns."""
+    layout = _layout(table, count_cols, label_cols, None, None, "table")
+    if len(layout.label_cols) > 1:
+        raise UsageError("margins: a table with several label columns needs its totals as rows")
+    if any(is_total_label(c) for c in layout.count_cols) or any(
+        is_total_label(v) for c in layout.label_cols for v in table[c]
+    ):
+        raise UsageError("margins: the table already has totals")
+    out = table[layout.label_cols + layout.count_cols].reset_index(drop=True).copy()
+    if len(layout.count_cols) > 1:
+        out["Total"] = out[layout.count_cols].sum(axis=1, min_count=len(layout.count_cols))
+    total_row: dict[str, Any] = {c: out[c].sum(min_count=len(out)) for c in out.columns if c not in layout.label_cols}
+    for col in layout.label_cols:
+        total_row[col] = "Total"
+    if not layout.label_cols:
+        out.index = [str(i) for i in out.index]
+        out.loc["Total"] = total_row
+        return out.rename_axis("row").reset_index()
+    return pd.concat([out, pd.DataFrame([total_row])], ignore_index=True)
+
+
+CellRef = tuple[str, tuple[Any, ...]]
+
+
+def apply_release(
+    tables: Mapping[str, pd.DataFrame],
+    profile: Profile | str,
+    *,
+    count_cols: Mapping[str, Sequence[str] | None] | None = None,
+    label_cols: Mapping[str, Sequence[str] | None] | None = None,
+    value_cols: Mapping[str, Sequence[str] | None] | None = None,
+    dominance: Mapping[str, DominanceColumns | None] | None = None,
+    links: Iterable[tuple[CellRef, Sequence[CellRef]]] = (),
+    link_equal_keys: bool = False,
+    implied_totals: bool = False,
+) -> dict[str, CheckedTable]:
+    """Check several tables released together, protecting suppressed cells across them.
+
+    With `link_equal_keys`, cells of different tables with the same key and the same value are
+    taken to describe the same group and linked as equal (e.g. the LA totals of an LA x arm and an
+    LA x period table); off by default because equal labels can mean different things.
+    `links` adds relations: (total cell, [part cells]) where a cell is (table name, key) and a key
+    is the row's label values, plus the column name when the table has more than one count column.
+    The secondary suppression and its audit run over all of it.
+    """
+    prof = get_profile(profile)
+    cells = _Cells()
+    prepared: list[_Prepared] = []
+    for name, frame in tables.items():
+        layout = _layout(
+            frame,
+            (count_cols or {}).get(name),
+            (label_cols or {}).get(name),
+            (value_cols or {}).get(name),
+            (dominance or {}).get(name),
+            name,
+        )
+        prepared.append(_prepare(cells, name, frame, prof, layout, implied_totals))
+    if link_equal_keys and len(tables) > 1:
+        _link_equal_keys(cells)
+    for total_ref, part_refs in links:
+        for ref in (total_ref, *part_refs):
+            if ref not in cells.index:
+                raise UsageError(f"link: no cell {_describe(ref[1])} in table {ref[0]}")
+        cells.relations.append(Relation(cells.index[total_ref], tuple(cells.index[r] for r in part_refs)))
+    suppressed = _suppress(cells, prepared, prof)
+    return {prep.name: _finish(prep, suppressed, prof) for prep in prepared}
+
+
+def _link_equal_keys(cells: _Cells) -> None:
+    by_key: dict[tuple[Any, ...], list[int]] = {}
+    for i, (_, key) in enumerate(cells.keys):
+        by_key.setdefault(key, []).append(i)
+    for group in by_key.values():
+        tables = {cells.keys[i][0] for i in group}
+        if len(tables) < 2:
+            continue
+        first = group[0]
+        for other in group[1:]:
+            if cells.keys[other][0] != cells.keys[first][0] and cells.values[other] == cells.values[first]:
+                cells.relations.append(Relation(first, (other,)))
+
+
+# ---------------------------------------------------------------------------------------------
+# Tables from row-level data (inside the vault) and from files (outside it)
+# ---------------------------------------------------------------------------------------------
+
+
+def _top_sum(values: np.ndarray, n: int) -> float:
+    if len(values) == 0:
+        return 0.0
+    return float(np.sort(values)[::-1][:n].sum())
+
+
+def _stats_row(sub: pd.DataFrame, values: str | None, aggfunc: str, nk_n: int) -> dict[str, Any]:
+    row: dict[str, Any] = {"n": len(sub)}
+    if values is not None and aggfunc != "count":
+        contrib = sub[values].dropna().to_numpy(dtype=float)
+        total = float(contrib.sum())
+        row[aggfunc] = total if aggfunc == "sum" else (total / len(contrib) if len(contrib) else math.nan)
+        row["_total"] = total
+        row["_top1"] = _top_sum(contrib, 1)
+        row["_top2"] = _top_sum(contrib, 2) - _top_sum(contrib, 1)
+        row["_top_n"] = _top_sum(contrib, nk_n)
+        row["_negatives"] = int((contrib < 0).sum())
+    return row
+
+
+def tabulate(
+    data: pd.DataFrame,
+    index: str | Sequence[str],
+    columns: str | Sequence[str] | None = None,
+    values: str | None = None,
+    aggfunc: str = "count",
+    *,
+    nk_n: int = 2,
+    margins: bool = False,
+) -> tuple[pd.DataFrame, DominanceColumns | None]:
+    """A long table of every category combination (empty ones included, as ACRO does).
+
+    Columns: the category columns, `n` (records per cell) and, for `sum`/`mean`, the value
+    (`sum`/`mean`) plus dominance evidence columns. Category combinations follow the observed
+    categories of each variable (all combinations, so empty cells appear as 0). With `margins`,
+    rows labelled "Total" add every subtotal and the grand total (their evidence recomputed from
+    the records), so the checks and the secondary suppression see the margins too.
+    """
+    idx = [index] if isinstance(index, str) else list(index)
+    cols = [] if columns is None else ([columns] if isinstance(columns, str) else list(columns))
+    dims = idx + cols
+    if aggfunc not in {"count", "sum", "mean"}:
+        raise UsageError(f"tabulate: aggfunc must be count, sum or mean, not {aggfunc!r}")
+    if aggfunc != "count" and values is None:
+        raise UsageError("tabulate: a sum or mean needs a values column")
+    records = data.dropna(subset=dims)
+    levels = [sorted(records[d].unique().tolist(), key=str) for d in dims]
+    if margins and any(is_total_label(str(v)) for lv in levels for v in lv):
+        raise UsageError("tabulate: a category is named like a total; rename it before adding margins")
+    rows: list[dict[str, Any]] = []
+    patterns = list(itertools.product([False, True], repeat=len(dims))) if margins else [(False,) * len(dims)]
+    for pattern in patterns:
+        kept = [d for d, total in zip(dims, pattern, strict=True) if not total]
+        kept_levels = [lv for lv, total in zip(levels, pattern, strict=True) if not total]
+        groups = records.groupby(kept, observed=True) if kept else None
+        for combo in itertools.product(*kept_levels):
+            if groups is None:
+                sub = records
+            else:
+                try:
+                    sub = groups.get_group(tuple(combo))
+                except KeyError:
+                    sub = records.iloc[0:0]
+            labels = iter(combo)
+            row = {d: ("Total" if total else next(labels)) for d, total in zip(dims, pattern, strict=True)}
+            row.update(_stats_row(sub, values, aggfunc, nk_n))
+            rows.append(row)
+    frame = pd.DataFrame(rows)
+    for d in dims:
+        frame[d] = frame[d].astype(str)
+    if values is None or aggfunc == "count":
+        return frame, None
+    return frame, DominanceColumns("_total", "_top1", "_top2", "_top_n", "_negatives")
+
+
+def check_microdata(
+    data: pd.DataFrame,
+    index: str | Sequence[str],
+    columns: str | Sequence[str] | None,
+    profile: Profile | str,
+    *,
+    values: str | None = None,
+    aggfunc: str = "count",
+    margins: bool = False,
+    name: str = "table",
+) -> CheckedTable:
+    """Tabulate row-level data and check the table (ACRO's crosstab/pivot_table, in our rules)."""
+    prof = get_profile(profile)
+    frame, dominance = tabulate(data, index, columns, values, aggfunc, nk_n=prof.nk_n or 2, margins=margins)
+    value_cols = [aggfunc] if aggfunc != "count" else []
+    return apply_profile(
+        frame,
+        prof,
+        count_cols=["n"],
+        value_cols=value_cols,
+        dominance=dominance,
+        name=name,
+    )
+
+
+def read_table_file(path: Path) -> pd.DataFrame:
+    """Read a CSV (or xlsx) table file for checking; a missing or unreadable file is a UsageError."""
+    if not path.is_file():
+        raise UsageError(f"{path}: no such file")
+    try:
+        if path.suffix.lower() in {".xlsx", ".xls"}:
+            return pd.read_excel(path)
+        return pd.read_csv(path)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, ValueError):
+        raise DataError(f"{path}: cannot be read as a table") from None
+
+
+def check_file(
+    path: Path,
+    profile: Profile | str,
+    count_cols: Sequence[str] | None = None,
+    *,
+    label_cols: Sequence[str] | None = None,
+    implied_totals: bool = False,
+    earlier: Sequence[Path] = (),
+) -> CheckedTable:
+    """Check a table file outside the vault (for checkers and local authorities).
+
+    `earlier`: released tables from earlier releases on the same cohort; cells whose difference
+    from them reveals a small count are turned to review (differencing).
+    """
+    from cscvault.disclosure.differencing import apply_differencing  # differencing builds on this module
+
+    prof = get_profile(profile)
+    frame = read_table_file(path)
+    for col in [*(count_cols or []), *(label_cols or [])]:
+        if col not in frame.columns:
+            raise UsageError(f"{path}: no column named {col!r}")
+    for col in count_cols or []:
+        if not pd.api.types.is_numeric_dtype(frame[col]):
+            bad = next((i for i, v in enumerate(frame[col]) if not _is_na(v) and not _numeric_text(v)), None)
+            where = f" (row {bad})" if bad is not None else ""
+            raise DataError(f"{path}: count column {col!r} is not numeric{where}")
+    try:
+        checked = apply_profile(
+            frame, prof, count_cols=count_cols, label_cols=label_cols, implied_totals=implied_totals, name=path.name
+        )
+    except DataError as exc:
+        raise DataError(f"{path}: {exc.message}") from None
+    if earlier:
+        apply_differencing(checked, {p.name: _as_released(read_table_file(p), checked) for p in earlier})
+    return checked
+
+
+def _as_released(frame: pd.DataFrame, like: CheckedTable) -> pd.DataFrame:
+    """An earlier released table laid out like the new one (labels as text, blanks withheld)."""
+    out = frame.copy()
+    for col in like.label_cols:
+        if col in out.columns:
+            out[col] = [_label(v) for v in out[col]]
+    keep = [c for c in out.columns if c in like.label_cols or c in like.count_cols]
+    return out[keep]
+
+
+def _numeric_text(value: Any) -> bool:
+    try:
+        float(value)
+    except (TypeError, ValueError):
+        return False
+    return True

@@ -1,0 +1,527 @@
+"""The output airlock: release requests, two-person approval, export of an approved bundle.
+
+request (analyst) -> the gate (`gate.py`) refuses what must never leave -> the SDC checks
+(`release_checks.py`) record pass/fail/review per output and the version that may leave -> the files and
+their released versions are stored inside the vault -> approve or reject (a checker who is not the
+requester) -> export (only approved releases): the released versions, an ACRO-format `results.json`, the
+profile and SHA-256 checksums.
+
+What a checker approves is exactly what is exported: the export writes the stored released bytes and
+refuses if rebuilding the checks would give anything else. Audit entries carry ids, rule ids and counts,
+never file contents, cell values or the free-text reasons and notes.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import re
+import shutil
+import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from cscvault.disclosure import release_checks as rc
+from cscvault.disclosure.acro_format import CustomOutput, OutputEntry, write_results
+from cscvault.disclosure.check import CheckedTable
+from cscvault.disclosure.gate import MAX_BYTES, RULE_FILE_TYPE, RULE_OVERSIZE, Refusal, screen
+from cscvault.disclosure.profiles import Profile, get_profile
+from cscvault.disclosure.rules import ModelCheck
+from cscvault.errors import DataError, PermissionDenied, StorageError, TamperedError, UsageError, VaultStateError
+from cscvault.vault import Vault
+
+STATES = ("requested", "approved", "rejected", "exported")
+REQUEST_ROLES = ("analyst",)
+CHECK_ROLES = ("checker",)
+READ_ROLES = ("admin", "analyst", "checker")
+EXPORT_ROLES = ("admin", "analyst", "checker")
+MAX_TEXT = 2000
+_ID = re.compile(r"^REL-\d{4}-\d{4,}$")
+_RESERVED = {"results.json", "config.json", "profile.json", "release.json", "SHA256SUMS"}
+
+
+@dataclass(frozen=True)
+class Release:
+    release_id: str
+    state: str
+    why: str
+    requested_by: str
+    requested_at: dt.datetime
+    profile: str
+    profile_version: str
+    verdict: str
+    outputs: int
+    decided_by: str | None = None
+    decided_at: dt.datetime | None = None
+    decision_note: str | None = None
+    exports: int = 0
+    exported_at: dt.datetime | None = None
+    exported_by: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "release_id": self.release_id,
+            "state": self.state,
+            "verdict": self.verdict,
+            "why": self.why,
+            "requested_by": self.requested_by,
+            "requested_at": _iso(self.requested_at),
+            "profile": self.profile,
+            "profile_version": self.profile_version,
+            "outputs": self.outputs,
+            "decided_by": self.decided_by,
+            "decided_at": _iso(self.decided_at),
+            "decision_note": self.decision_note,
+            "exports": self.exports,
+            "exported_at": _iso(self.exported_at),
+            "exported_by": self.exported_by,
+        }
+
+
+@dataclass(frozen=True)
+class ReleaseOutput:
+    position: int
+    name: str
+    kind: str
+    sha256: str
+    size: int
+    verdict: str
+    reasons: list[str]
+    released_sha256: str | None
+    checks: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def releasable(self) -> bool:
+        return self.released_sha256 is not None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "position": self.position,
+            "name": self.name,
+            "kind": self.kind,
+            "sha256": self.sha256,
+            "size": self.size,
+            "verdict": self.verdict,
+            "reasons": list(self.reasons),
+            "released_sha256": self.released_sha256,
+            "checks": self.checks,
+        }
+
+
+@dataclass(frozen=True)
+class ReleaseDetail:
+    release: Release
+    outputs: list[ReleaseOutput]
+    subjects: int
+
+    def to_json(self) -> dict[str, Any]:
+        return {**self.release.to_json(), "subjects": self.subjects, "files": [o.to_json() for o in self.outputs]}
+
+
+def _iso(value: dt.datetime | None) -> str | None:
+    return value.isoformat(timespec="seconds") if value is not None else None
+
+
+def _sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def _text(value: str, option: str) -> str:
+    cleaned = " ".join((value or "").split())
+    if not cleaned:
+        raise UsageError(f"{option}: give a short reason")
+    if len(cleaned) > MAX_TEXT:
+        raise UsageError(f"{option}: at most {MAX_TEXT} characters")
+    return cleaned
+
+
+# -- request -----------------------------------------------------------------------------------------
+
+
+def _read_files(files: Sequence[Path]) -> tuple[list[tuple[str, bytes]], list[Refusal]]:
+    """The files' names and bytes; files over the size limit are refused without being read."""
+    if not files:
+        raise UsageError("release request: name at least one file")
+    seen: set[str] = set()
+    out: list[tuple[str, bytes]] = []
+    oversize: list[Refusal] = []
+    for path in files:
+        path = Path(path)
+        if not path.is_file():
+            raise UsageError(f"{path}: no such file")
+        if path.name in seen:
+            raise UsageError(f"{path}: two files named {path.name!r}; a release needs distinct file names")
+        seen.add(path.name)
+        try:
+            if path.stat().st_size > MAX_BYTES:
+                oversize.append(Refusal(path.name, RULE_OVERSIZE, f"larger than {MAX_BYTES // (1024 * 1024)} MB"))
+                continue
+            out.append((path.name, path.read_bytes()))
+        except OSError:
+            raise UsageError(f"{path}: cannot be read") from None
+    return out, oversize
+
+
+def _refuse(vault: Vault, refusals: list[Refusal], files: int) -> None:
+    """Record the refusal (rule ids and counts only) and raise naming the first refused file."""
+    with vault.transaction():
+        vault.record(
+            "release.refused",
+            {"rules": sorted({r.rule for r in refusals})},
+            {"files": files, "refused": len(refusals)},
+        )
+    first = refusals[0]
+    more = f" (and {len(refusals) - 1} more refused file(s))" if len(refusals) > 1 else ""
+    if first.rule in (RULE_FILE_TYPE, RULE_OVERSIZE):
+        raise UsageError(first.text() + more)
+    raise DataError(first.text() + more)
+
+
+def _earlier_tables(vault: Vault, names: Sequence[str]) -> dict[str, dict[str, bytes]]:
+    """Released versions of same-named tables in earlier releases that were not rejected."""
+    if not names:
+        return {}
+    marks = ", ".join("?" for _ in names)
+    rows = vault.con.execute(
+        "SELECT o.name, o.release_id, o.released FROM release_outputs o JOIN releases r USING (release_id) "
+        f"WHERE r.state <> 'rejected' AND o.kind = 'table' AND o.released IS NOT NULL AND o.name IN ({marks}) "
+        "ORDER BY r.requested_at, o.release_id",
+        list(names),
+    ).fetchall()
+    out: dict[str, dict[str, bytes]] = {}
+    for name, release_id, data in rows:
+        out.setdefault(str(name), {})[str(release_id)] = bytes(data)
+    return out
+
+
+def _next_id(vault: Vault, now: dt.datetime) -> str:
+    prefix = f"REL-{now.year}-"
+    row = vault.con.execute(
+        "SELECT max(CAST(substr(release_id, ?) AS INTEGER)) FROM releases WHERE release_id LIKE ?",
+        [len(prefix) + 1, prefix + "%"],
+    ).fetchone()
+    return f"{prefix}{(int(row[0]) if row and row[0] is not None else 0) + 1:04d}"
+
+
+def _subjects(vault: Vault, checks: Sequence[rc.OutputCheck], stored: Sequence[bytes]) -> set[str]:
+    """Children of the primary sample behind the analysis results in this release.
+
+    Only when the run's delivery set is still the vault's (the sample rebuilt now is then the run's);
+    otherwise nothing is recorded for that run.
+    """
+    run_ids: set[str] = set()
+    for check, data in zip(checks, stored, strict=True):
+        if check.kind == "results":
+            run = json.loads(data.decode("utf-8")).get("run_id")
+            if isinstance(run, str):
+                run_ids.add(run)
+    if not run_ids:
+        return set()
+    from cscvault.analysis.primary import delivery_set
+    from cscvault.analysis.samples import build_primary_sample
+
+    current, _ = delivery_set(vault)
+    marks = ", ".join("?" for _ in run_ids)
+    matching = vault.con.execute(
+        f"SELECT count(*) FROM runs WHERE run_id IN ({marks}) AND deliveries_sha256 = ?", [*sorted(run_ids), current]
+    ).fetchone()
+    if not matching or not matching[0]:
+        return set()
+    sample = build_primary_sample(vault.con, vault.study)
+    return {str(k) for k in sample.analysed["child_key"].unique()}
+
+
+def request_release(vault: Vault, files: list[Path], why: str) -> Release:
+    """Gate, check and store a release request; returns it (state `requested`)."""
+    vault.require_role(*REQUEST_ROLES)
+    reason = _text(why, "--why")
+    contents, refusals = _read_files(files)
+    refusals += [r for r in (screen(name, data) for name, data in contents) if r is not None]
+    if refusals:
+        _refuse(vault, refusals, len(files))
+    profile = get_profile(vault.study.disclosure_profile)
+    earlier = _earlier_tables(vault, [n for n, _ in contents])
+    checks = [rc.check_output(name, data, profile, earlier.get(name)) for name, data in contents]
+    subjects = _subjects(vault, checks, [d for _, d in contents])
+    verdict = rc.worst([c.verdict for c in checks])
+    now = dt.datetime.now(dt.UTC)
+    with vault.transaction() as con:
+        release_id = _next_id(vault, now)
+        con.execute(
+            "INSERT INTO releases (release_id, state, why, requested_by, requested_at, profile, profile_version, "
+            "verdict) VALUES (?, 'requested', ?, ?, ?, ?, ?, ?)",
+            [release_id, reason, vault.actor, now, profile.name, profile.version, verdict],
+        )
+        for pos, (check, (name, data)) in enumerate(zip(checks, contents, strict=True)):
+            con.execute(
+                "INSERT INTO release_outputs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [
+                    release_id, pos, name, check.kind, _sha256(data), len(data), data, check.verdict,
+                    json.dumps(check.reasons), check.released,
+                    _sha256(check.released) if check.released is not None else None,
+                    json.dumps(check.checks, default=str),
+                ],
+            )  # fmt: skip
+        if subjects:
+            con.executemany("INSERT INTO release_subjects VALUES (?, ?)", [[release_id, k] for k in sorted(subjects)])
+        vault.record(
+            "release.request",
+            {"release": release_id, "profile": profile.name, "profile_version": profile.version},
+            {
+                "outputs": len(checks),
+                "pass": sum(c.verdict == "pass" for c in checks),
+                "review": sum(c.verdict == "review" for c in checks),
+                "fail": sum(c.verdict == "fail" for c in checks),
+                "subjects": len(subjects),
+            },
+        )
+    return get_release(vault, release_id).release
+
+
+# -- reading -----------------------------------------------------------------------------------------
+
+_RELEASE_COLS = (
+    "r.release_id, r.state, r.why, r.requested_by, r.requested_at, r.profile, r.profile_version, r.verdict, "
+    "(SELECT count(*) FROM release_outputs o WHERE o.release_id = r.release_id), r.decided_by, r.decided_at, "
+    "r.decision_note, r.exports, r.exported_at, r.exported_by"
+)
+
+
+def _release(row: Sequence[Any]) -> Release:
+    return Release(
+        release_id=str(row[0]),
+        state=str(row[1]),
+        why=str(row[2]),
+        requested_by=str(row[3]),
+        requested_at=row[4],
+        profile=str(row[5]),
+        profile_version=str(row[6]),
+        verdict=str(row[7]),
+        outputs=int(row[8]),
+        decided_by=row[9],
+        decided_at=row[10],
+        decision_note=row[11],
+        exports=int(row[12]),
+        exported_at=row[13],
+        exported_by=row[14],
+    )
+
+
+def list_releases(vault: Vault, state: str | None = None) -> list[Release]:
+    vault.require_role(*READ_ROLES)
+    if state is not None and state not in STATES:
+        raise UsageError(f"--state: one of {', '.join(STATES)}")
+    sql = f"SELECT {_RELEASE_COLS} FROM releases r"
+    params: list[Any] = []
+    if state is not None:
+        sql += " WHERE r.state = ?"
+        params.append(state)
+    rows = vault.con.execute(sql + " ORDER BY r.requested_at, r.release_id", params).fetchall()
+    return [_release(r) for r in rows]
+
+
+def _load(vault: Vault, release_id: str) -> Release:
+    if not _ID.match(release_id or ""):
+        raise UsageError(f"{release_id!r} is not a release id (REL-YYYY-NNNN)")
+    row = vault.con.execute(f"SELECT {_RELEASE_COLS} FROM releases r WHERE r.release_id = ?", [release_id]).fetchone()
+    if row is None:
+        raise UsageError(f"no release {release_id} in this vault")
+    return _release(row)
+
+
+def _outputs(vault: Vault, release_id: str) -> list[ReleaseOutput]:
+    rows = vault.con.execute(
+        "SELECT position, name, kind, sha256, size_bytes, verdict, reasons, released_sha256, checks "
+        "FROM release_outputs WHERE release_id = ? ORDER BY position",
+        [release_id],
+    ).fetchall()
+    return [
+        ReleaseOutput(int(r[0]), str(r[1]), str(r[2]), str(r[3]), int(r[4]), str(r[5]), json.loads(r[6]), r[7],
+                      json.loads(r[8]))
+        for r in rows
+    ]  # fmt: skip
+
+
+def get_release(vault: Vault, release_id: str) -> ReleaseDetail:
+    vault.require_role(*READ_ROLES)
+    release = _load(vault, release_id)
+    row = vault.con.execute("SELECT count(*) FROM release_subjects WHERE release_id = ?", [release_id]).fetchone()
+    return ReleaseDetail(release, _outputs(vault, release_id), int(row[0]) if row else 0)
+
+
+# -- decisions ---------------------------------------------------------------------------------------
+
+
+def _decidable(vault: Vault, release_id: str, verb: str) -> Release:
+    vault.require_role(*CHECK_ROLES, *REQUEST_ROLES)
+    release = _load(vault, release_id)
+    # The two-person rule first, whatever the role: the requester hears why, not just that a role is missing.
+    if release.requested_by == vault.actor:
+        raise PermissionDenied(
+            f"release {release_id}: user '{vault.actor}' requested it and may not {verb} it (two-person rule)"
+        )
+    vault.require_role(*CHECK_ROLES)
+    if release.state != "requested":
+        raise VaultStateError(f"release {release_id} is {release.state}; only a requested release can be {verb}d")
+    return release
+
+
+def approve_release(vault: Vault, release_id: str, note: str = "") -> Release:
+    """Approve (a checker other than the requester). Tables leave in their suppressed, rounded version;
+    an output with no safe version (an unreadable table) blocks approval: reject and ask again."""
+    _decidable(vault, release_id, "approve")
+    blocked = [o for o in _outputs(vault, release_id) if not o.releasable]
+    if blocked:
+        raise VaultStateError(
+            f"release {release_id}: {blocked[0].name} has no releasable version ({blocked[0].verdict}); "
+            "reject it instead"
+        )
+    cleaned = " ".join((note or "").split())[:MAX_TEXT] or None
+    with vault.transaction() as con:
+        con.execute(
+            "UPDATE releases SET state = 'approved', decided_by = ?, decided_at = ?, decision_note = ? "
+            "WHERE release_id = ?",
+            [vault.actor, dt.datetime.now(dt.UTC), cleaned, release_id],
+        )
+        vault.record("release.approve", {"release": release_id}, {"outputs": len(_outputs(vault, release_id))})
+    return _load(vault, release_id)
+
+
+def reject_release(vault: Vault, release_id: str, reason: str) -> Release:
+    """Reject (a checker other than the requester); the reason is kept with the release, not in the audit."""
+    _decidable(vault, release_id, "reject")
+    cleaned = _text(reason, "--reason")
+    with vault.transaction() as con:
+        con.execute(
+            "UPDATE releases SET state = 'rejected', decided_by = ?, decided_at = ?, decision_note = ? "
+            "WHERE release_id = ?",
+            [vault.actor, dt.datetime.now(dt.UTC), cleaned, release_id],
+        )
+        vault.record("release.reject", {"release": release_id}, {"outputs": len(_outputs(vault, release_id))})
+    return _load(vault, release_id)
+
+
+# -- export ------------------------------------------------------------------------------------------
+
+
+def _uid(name: str, used: set[str]) -> str:
+    base = re.sub(r"[^A-Za-z0-9_-]+", "_", Path(name).stem).strip("_") or "output"
+    uid, i = base, 1
+    while uid in used:
+        i += 1
+        uid = f"{base}_{i}"
+    used.add(uid)
+    return uid
+
+
+def _acro_entries(
+    release: Release, rows: Sequence[tuple[ReleaseOutput, bytes, bytes]], profile: Profile, scratch: Path
+) -> list[OutputEntry]:
+    """Rebuild the ACRO records from the stored request bytes; refuse if the rebuilt release differs."""
+    entries: list[OutputEntry] = []
+    used: set[str] = set()
+    for out, content, released in rows:
+        command = f"cscvault release request ({release.release_id}: {out.name})"
+        if out.kind == "table":
+            table: CheckedTable | None
+            table, _, _ = rc.checked_table(out.name, content, profile)
+            if table is not None:
+                rc.reapply_flags(table, out.checks.get("differencing", []))
+                if rc.released_csv(table) != released:
+                    raise TamperedError(f"release {release.release_id}: {out.name} no longer matches what was approved")
+                entries.append(OutputEntry(table, uid=_uid(out.name, used), command=command))
+                continue
+        if out.kind == "results":
+            document = json.loads(content.decode("utf-8"))
+            for key, check, _ in rc.model_checks(document, profile):
+                model: ModelCheck = check
+                entries.append(OutputEntry(model, uid=_uid("model_" + "_".join(key), used), command=command))
+            continue
+        target_name = out.name if out.name not in _RESERVED else f"output_{out.position}_{out.name}"
+        target = scratch / target_name
+        target.write_bytes(released)
+        reason = "; ".join(out.reasons)
+        entries.append(OutputEntry(CustomOutput(target, reason), uid=_uid(out.name, used), command=command))
+    return entries
+
+
+def export_release(vault: Vault, release_id: str, out_dir: Path) -> Path:
+    """Write the bundle of an approved release to OUT_DIR/RELEASE_ID; returns the bundle folder."""
+    vault.require_role(*EXPORT_ROLES)
+    release = _load(vault, release_id)
+    if release.state not in ("approved", "exported"):
+        raise VaultStateError(f"release {release_id} is {release.state}; only an approved release can be exported")
+    out_dir = Path(out_dir)
+    if not out_dir.is_dir():
+        raise UsageError(f"{out_dir}: no such directory")
+    bundle = out_dir / release_id
+    if bundle.exists():
+        raise UsageError(f"{bundle}: already exists")
+    profile = get_profile(release.profile)
+    if profile.version != release.profile_version:
+        raise VaultStateError(
+            f"release {release_id} was checked with {release.profile} {release.profile_version}; "
+            f"this cscvault has version {profile.version}: request it again"
+        )
+    outputs = _outputs(vault, release_id)
+    blobs = {
+        int(r[0]): (bytes(r[1]), bytes(r[2]))
+        for r in vault.con.execute(
+            "SELECT position, content, released FROM release_outputs WHERE release_id = ? AND released IS NOT NULL",
+            [release_id],
+        ).fetchall()
+    }
+    rows = []
+    for out in outputs:
+        content, released = blobs[out.position]
+        if _sha256(released) != out.released_sha256 or _sha256(content) != out.sha256:
+            raise TamperedError(f"release {release_id}: {out.name} failed its checksum")
+        rows.append((out, content, released))
+    try:
+        staging = Path(tempfile.mkdtemp(prefix=f".{release_id}.exporting-", dir=out_dir))
+    except OSError as exc:
+        raise StorageError(f"{out_dir}: cannot write the bundle ({exc.strerror})") from None
+    try:
+        scratch = staging / ".scratch"
+        scratch.mkdir()
+        write_results(_acro_entries(release, rows, profile, scratch), staging, profile)
+        shutil.rmtree(scratch)
+        files = staging / "outputs"
+        files.mkdir()
+        for out, _, released in rows:
+            (files / out.name).write_bytes(released)
+        (staging / "profile.json").write_text(json.dumps(profile.as_dict(), indent=2) + "\n", encoding="utf-8")
+        manifest = {
+            **release.to_json(),
+            "files": [
+                {"name": f"outputs/{o.name}", "sha256": o.released_sha256, "verdict": o.verdict, "reasons": o.reasons}
+                for o, _, _ in rows
+            ],
+        }
+        manifest["state"] = "exported"
+        (staging / "release.json").write_text(json.dumps(manifest, indent=2, default=str) + "\n", encoding="utf-8")
+        sums = [
+            f"{_sha256(p.read_bytes())}  {p.relative_to(staging).as_posix()}"
+            for p in sorted(staging.rglob("*"))
+            if p.is_file()
+        ]
+        (staging / "SHA256SUMS").write_text("\n".join(sums) + "\n", encoding="utf-8")
+        with vault.transaction() as con:
+            con.execute(
+                "UPDATE releases SET state = 'exported', exports = exports + 1, exported_at = ?, exported_by = ? "
+                "WHERE release_id = ?",
+                [dt.datetime.now(dt.UTC), vault.actor, release_id],
+            )
+            vault.record("release.export", {"release": release_id}, {"files": len(rows)})
+        # After the commit: a bundle never leaves without its audit entry (a failed rename can be re-exported).
+        staging.replace(bundle)
+    except OSError as exc:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise StorageError(f"{bundle}: cannot write the bundle ({exc.strerror})") from None
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return bundle

@@ -1,0 +1,21 @@
+"""The local authority's side of a delivery: check a return without a vault, and package it encrypted."""
+
+from cscvault.la.package import (
+    Package,
+    PackageResult,
+    build_package,
+    extracted_package,
+    looks_like_package,
+    open_package,
+    read_package,
+)
+
+__all__ = [
+    "Package",
+    "PackageResult",
+    "build_package",
+    "extracted_package",
+    "looks_like_package",
+    "open_package",
+    "read_package",
+]

@@ -1,0 +1,78 @@
+"""CLI for the LA side: `la check` (no vault needed) and `la package`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from cscvault.cli_support import JsonOption, StudyOption, print_json
+from cscvault.errors import DataError
+from cscvault.la.check import check_files
+from cscvault.la.package import build_package
+from cscvault.study import load_study
+
+app = typer.Typer(help="The local authority's side: check a return, package it encrypted.", no_args_is_help=True)
+
+FilesArg = Annotated[list[Path], typer.Argument(help="Return files.", metavar="FILE...", show_default=False)]
+LaOption = Annotated[str | None, typer.Option("--la", help="The LA (name or code), when the files do not say.")]
+ReturnOption = Annotated[
+    str | None, typer.Option("--return", help="Return label (e.g. nov22), when the names do not say.")
+]
+
+
+@app.command("check")
+def check(
+    files: FilesArg,
+    study: StudyOption = None,
+    la: LaOption = None,
+    return_label: ReturnOption = None,
+    json_: JsonOption = False,
+) -> None:
+    """Run ingest's readers, identifier screening and validation; print findings (never values); exit 3 on errors."""
+    results = check_files(files, load_study(study), la=la, return_label=return_label)
+    errors = sum(r.errors for r in results)
+    if json_:
+        print_json({"files": [r.as_dict() for r in results], "errors": errors})
+    else:
+        for r in results:
+            typer.echo(
+                f"{r.file}: {r.format}, LA {r.la or 'unknown'}, return {r.return_label or 'unknown'},"
+                f" {r.rows_read} rows read, {r.errors} error(s)"
+            )
+            if r.failure:
+                typer.echo(f"  fatal   {r.failure}")
+            ids = r.identifier_columns()
+            if ids:
+                typer.echo(f"  identifier columns (dropped, never sent on): {', '.join(ids)}")
+            for g in r.grouped():
+                where = ", ".join(x for x in g["locations"] if x)
+                more = f" (+{g['count'] - len(g['locations'])} more)" if g["count"] > len(g["locations"]) else ""
+                field = f" [{g['field']}]" if g["field"] else ""
+                typer.echo(f"  {g['severity']:<7} {g['rule_id']}{field} x{g['count']}: {g['message']}")
+                if where:
+                    typer.echo(f"          at {where}{more}")
+    if errors:
+        failing = sum(1 for r in results if r.errors)
+        raise DataError(f"{errors} error(s) in {failing} file(s); fix them before packaging")
+
+
+@app.command("package")
+def package(
+    files: FilesArg,
+    recipient: Annotated[str, typer.Option("--recipient", help="The vault's age recipient (age1...).")],
+    out: Annotated[Path, typer.Option("--out", help="The package file to write (e.g. walsall-nov22.age).")],
+    study: StudyOption = None,
+    la: LaOption = None,
+    return_label: ReturnOption = None,
+) -> None:
+    """Write one age-encrypted package of the files with a manifest (names, SHA-256, LA, return, rows)."""
+    result = build_package(files, recipient, out, load_study(study), la=la, return_label=return_label)
+    m = result.manifest
+    typer.echo(f"Package written: {result.path} ({len(m['files'])} file(s) from {m['la']['name']})")
+    for f in m["files"]:
+        rows = "?" if f["rows"] is None else f["rows"]
+        typer.echo(f"  {f['name']}  sha256 {f['sha256']}  {rows} rows  return {f['return_label'] or 'unknown'}")
+    if result.errors:
+        typer.echo(f"warning: {result.errors} error finding(s); run `cscvault la check` on these files", err=True)

@@ -1,0 +1,1 @@
+"""The analysis report: self-contained HTML with embedded plots, and results.json."""

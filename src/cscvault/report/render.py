@@ -1,0 +1,164 @@
+"""The analysis report: one self-contained HTML file (plots embedded), and `results.json`.
+
+Every table of counts passes through the study's disclosure-control profile before it is shown: small
+counts are suppressed (with secondary suppression), counts are rounded as the profile says, and rates are
+derived only from released counts. The profile's name and version are stamped on the report.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import json
+import math
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+from jinja2 import Environment, StrictUndefined
+
+from cscvault.analysis.primary import PrimaryRun
+from cscvault.disclosure.check import CheckedTable, apply_profile
+from cscvault.disclosure.profiles import get_profile
+from cscvault.report import plots
+from cscvault.study import Study
+from cscvault.vault.files import write_atomic
+
+MODEL_LABELS = {"glmm-laplace": "Laplace", "complete_case": "complete case", "missing_indicator": "missing indicator"}
+
+
+def _img(png: bytes) -> str:
+    return "data:image/png;base64," + base64.b64encode(png).decode()
+
+
+def _label(sample: str, model: str) -> str:
+    est = MODEL_LABELS.get(model, model.replace("glmm-agq", "adaptive quadrature, ").replace("glmm-", ""))
+    if model.startswith("glmm-agq"):
+        est += " points"
+    return f"{MODEL_LABELS.get(sample, sample)}, {est}"
+
+
+def checked_flow(run: PrimaryRun, study: Study) -> CheckedTable:
+    flow = run.sample.flow[run.sample.flow["la"] != "All"].reset_index(drop=True)
+    counts = [c for c in flow.columns if c != "la"]
+    return apply_profile(flow, study.disclosure_profile, counts, label_cols=["la"], name="flow")
+
+
+def checked_rates(run: PrimaryRun, study: Study) -> tuple[CheckedTable, pd.DataFrame]:
+    """Events and children analysed by LA and period, checked; percentages from released counts only."""
+    frame = run.sample.analysed
+    grouped = frame.groupby(["la", "period"], sort=False).agg(children=("cla_18m", "size"), events=("cla_18m", "sum"))
+    order = {p.name: i for i, p in enumerate(study.periods)}
+    table = grouped.reset_index()
+    table["events"] = table["events"].astype(int)
+    table = table.sort_values(["la", "period"], key=lambda s: s.map(order) if s.name == "period" else s)
+    table = table.reset_index(drop=True)
+    checked = apply_profile(
+        table, study.disclosure_profile, ["events", "children"], label_cols=["la", "period"], name="rates"
+    )
+    released = checked.released.copy()
+    released["rate_pct"] = checked.percentages("events", "children")
+    return checked, released
+
+
+def _fmt(value: Any, digits: int = 3) -> str:
+    if value is None or (isinstance(value, float) and not math.isfinite(value)):
+        return "–"
+    if isinstance(value, float):
+        return f"{value:.{digits}f}"
+    return str(value)
+
+
+def render_report(run: PrimaryRun, study: Study, out_dir: Path) -> dict[str, Path]:
+    """Write report.html and results.json into `out_dir`; returns their paths."""
+    profile = get_profile(study.disclosure_profile)
+    flow = checked_flow(run, study)
+    rates_checked, rates = checked_rates(run, study)
+    series: dict[str, list[tuple[str, float | None]]] = {}
+    for _, row in rates.iterrows():
+        series.setdefault(str(row["la"]), []).append((str(row["period"]), row["rate_pct"]))
+    fits = run.fits
+    forest = plots.forest(
+        [_label(f.sample, f.model) for f in fits],
+        [f.fit.effect.odds_ratio for f in fits],
+        [f.fit.effect.ci_low for f in fits],
+        [f.fit.effect.ci_high for f in fits],
+    )
+    head = run.headline.fit
+    models = [
+        {
+            "label": _label(f.sample, f.model),
+            "terms": [{k: _fmt(v) for k, v in t.__dict__.items()} for t in f.fit.terms],
+            "re_sd": _fmt(f.fit.re_sd.get("cluster")),
+            "re_var": _fmt(f.fit.re_var.get("cluster")),
+            "icc": _fmt(f.fit.icc),
+            "loglik": _fmt(f.fit.loglik, 2),
+            "aic": _fmt(f.fit.aic, 2),
+            "optimisers_agree": f.fit.optimisers_agree,
+            "max_param_difference": _fmt(f.fit.max_param_difference, 6),
+            "converged": f.fit.converged,
+            "singular": f.fit.singular,
+            "vif": [
+                {"term": v.term, "gvif": _fmt(v.gvif), "df": v.df, "adjusted": _fmt(v.gvif_adjusted)} for v in f.fit.vif
+            ],
+            "n_rounded": _released_count(f.fit.n, profile.round_base),
+        }
+        for f in fits
+    ]
+    template = (resources.files("cscvault.report") / "templates" / "report.html.j2").read_text(encoding="utf-8")
+    html = (
+        Environment(autoescape=True, undefined=StrictUndefined)
+        .from_string(template)
+        .render(
+            study=study,
+            run=run,
+            profile=profile,
+            generated=dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
+            schematic=_img(plots.stepped_wedge(study)),
+            forest=_img(forest),
+            rates_plot=_img(plots.rates(series)),
+            flow=flow.released.to_dict("records"),
+            flow_columns=list(flow.released.columns),
+            flow_suppressed=flow.suppressed_count,
+            rates=rates.to_dict("records"),
+            rates_suppressed=rates_checked.suppressed_count,
+            headline={
+                "or": _fmt(head.effect.odds_ratio),
+                "low": _fmt(head.effect.ci_low),
+                "high": _fmt(head.effect.ci_high),
+                "p": _fmt(head.effect.p_value),
+                "label": _label(run.headline.sample, run.headline.model),
+            },
+            models=models,
+            notes=run.sample.notes,
+            fmt=_fmt,
+        )
+    )
+    out_dir.mkdir(parents=True, exist_ok=True)
+    report = out_dir / "report.html"
+    results = out_dir / "results.json"
+    write_atomic(report, html.encode())
+    document = {
+        "study": study.id,
+        "run_id": run.run_id,
+        "plan_sha256": run.plan_sha256,
+        "code_version": run.code_version,
+        "deliveries_sha256": run.deliveries_sha256,
+        "disclosure_profile": {"name": profile.name, "version": profile.version},
+        "results": [_released_row(r, profile.round_base) for r in run.rows()],
+    }
+    write_atomic(results, (json.dumps(document, indent=2, default=str) + "\n").encode())
+    return {"report": report, "results": results}
+
+
+def _released_count(n: int, base: int) -> int:
+    return int(base * round(n / base)) if base > 1 else n
+
+
+def _released_row(row: dict[str, Any], base: int) -> dict[str, Any]:
+    """Model rows leave the vault with their counts rounded to the profile's base."""
+    out = dict(row)
+    out["n"] = _released_count(int(row["n"]), base)
+    out["n_events"] = _released_count(int(row["n_events"]), base)
+    return {k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in out.items()}

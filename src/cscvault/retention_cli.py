@@ -1,0 +1,209 @@
+"""CLI for retention (status, destroy, verify), backup and restore: parse, call, print."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from cscvault import retention
+from cscvault.cli_support import JsonOption, RecoveryOption, UserOption, VaultArg, credentials, err, print_json, secret
+from cscvault.errors import UsageError
+from cscvault.vault import keys as keymod
+from cscvault.vault.backup import backup_vault, restore_backup
+from cscvault.vault.destroy import destroy_vault, verify_certificate
+from cscvault.vault.identity import parse_identity
+from cscvault.vault.store import Credentials, Vault
+
+app = typer.Typer(help="Retention schedule, secure destruction and deletion certificates.", no_args_is_help=True)
+
+
+@app.command("status")
+def status(
+    vault: VaultArg, user: UserOption = "admin", recovery: RecoveryOption = False, json_: JsonOption = False
+) -> None:
+    """The final-report and deletion dates, days remaining, and what destruction will remove."""
+    keymod.read_keyfile(vault)  # a destroyed vault says so before any password is asked for
+    with Vault.open(vault, credentials(user, recovery)) as v:
+        st = retention.vault_status(v)
+    if json_:
+        print_json(st.as_dict())
+        return
+    s = st.schedule
+    typer.echo(f"Study {st.study}, vault {st.vault_id}")
+    typer.echo(f"  final report:     {s.final_report.isoformat()} ({s.final_report_label})")
+    typer.echo(f"  deletion due:     {s.delete_by.isoformat()} ({s.delete_by_label})")
+    left = f"{s.days_remaining} days" if s.days_remaining >= 0 else f"overdue by {-s.days_remaining} days"
+    typer.echo(f"  days remaining:   {left} (status: {s.phase})")
+    typer.echo(
+        f"  will destroy:     {st.key_slots} key slots, {len(st.files)} files,"
+        f" {len(st.tables)} tables ({sum(st.tables.values())} rows)"
+    )
+    for name, rows in st.tables.items():
+        if rows:
+            typer.echo(f"    {name:<24} {rows} rows")
+    typer.echo(f"  backups to expire: {len(st.backups)}")
+    for b in st.backups:
+        typer.echo(f"    {b['file_name']} in {b['location']} (by {b['delete_by']})")
+    if st.warning:
+        err(f"warning: {st.warning}")
+
+
+@app.command("destroy")
+def destroy(
+    vault: VaultArg,
+    second_user: Annotated[
+        str, typer.Option("--second-user", help="The second person (one dpo and one admin are needed).")
+    ],
+    early_reason: Annotated[
+        str | None,
+        typer.Option("--early-reason", help="Required before the deletion date; recorded in the certificate."),
+    ] = None,
+    certificate_out: Annotated[
+        Path | None, typer.Option("--certificate-out", help="Where to write the certificate (outside the vault).")
+    ] = None,
+    signing_key: Annotated[
+        Path | None,
+        typer.Option("--signing-key", help="Ed25519 PEM key outside the vault; created on first use."),
+    ] = None,
+    user: UserOption = "admin",
+    json_: JsonOption = False,
+) -> None:
+    """Crypto-shred the vault and write a signed deletion certificate. Irreversible.
+
+    The second user's password comes from a second prompt or CSCVAULT_SECOND_PASSWORD.
+    """
+    keymod.read_keyfile(vault)
+    first = credentials(user)
+    second = Credentials(second_user, secret("CSCVAULT_SECOND_PASSWORD", f"Password for {second_user}"))
+    result = destroy_vault(
+        vault,
+        first,
+        second,
+        early_reason=early_reason,
+        certificate_out=certificate_out,
+        signing_key=signing_key,
+    )
+    cert = result.certificate["certificate"]
+    if json_:
+        print_json(
+            {
+                "destroyed_at": cert["destroyed_at"],
+                "certificate": str(result.certificate_path),
+                "public_key": str(result.public_key_path),
+                "key_id": result.key_id,
+                "backups_to_expire": cert["backups_to_expire"],
+            }
+        )
+        return
+    typer.echo(f"Vault {vault} destroyed at {cert['destroyed_at']}.")
+    typer.echo(f"Deletion certificate: {result.certificate_path} (Ed25519 key {result.key_id})")
+    typer.echo(
+        f"Verify it with: cscvault retention verify {result.certificate_path} --public-key {result.public_key_path}"
+    )
+    backups = cert["backups_to_expire"]
+    if backups:
+        typer.echo(f"{len(backups)} backup(s) must also be destroyed by whoever holds them:")
+        for b in backups:
+            typer.echo(f"  {b['file_name']} in {b['location']} (sha256 {b['sha256'][:16]}...)")
+
+
+@app.command("verify")
+def verify(
+    certificate: Annotated[Path, typer.Argument(help="A deletion certificate (JSON).")],
+    public_key: Annotated[Path, typer.Option("--public-key", help="The signer's Ed25519 public key (PEM).")],
+    json_: JsonOption = False,
+) -> None:
+    """Check a deletion certificate's signature (exit 5 when it was edited or signed by another key)."""
+    body = verify_certificate(certificate, public_key)
+    if json_:
+        print_json({"valid": True, "certificate": body})
+        return
+    who = ", ".join(f"{a['user']} ({a['role']})" for a in body.get("authorised_by", []))
+    typer.echo(
+        f"certificate valid: vault {body['vault']['vault_id']} destroyed at {body['destroyed_at']}, authorised by {who}"
+    )
+
+
+def backup(
+    vault: VaultArg,
+    to: Annotated[Path, typer.Option("--to", help="Folder for the backup file (outside the vault).")],
+    recipient: Annotated[
+        list[str] | None,
+        typer.Option("--recipient", help="Extra age recipient (age1...), e.g. an offline key; repeatable."),
+    ] = None,
+    user: UserOption = "admin",
+    recovery: RecoveryOption = False,
+    json_: JsonOption = False,
+) -> None:
+    """Write an age-encrypted snapshot of the vault (admin). Always encrypted to the vault's own key."""
+    keymod.read_keyfile(vault)
+    result = backup_vault(vault, credentials(user, recovery), to, recipients=list(recipient or []))
+    doc = {
+        "backup": str(result.path),
+        "backup_id": result.backup_id,
+        "sha256": result.sha256,
+        "size_bytes": result.size_bytes,
+        "recipients": list(result.recipients),
+        "delete_by": result.delete_by.isoformat(),
+    }
+    if json_:
+        print_json(doc)
+        return
+    typer.echo(f"Backup written: {result.path} ({result.size_bytes} bytes, sha256 {result.sha256})")
+    typer.echo(f"Encrypted to {len(result.recipients)} recipient(s); it must be destroyed by {doc['delete_by']}.")
+    if len(result.recipients) == 1:
+        err(
+            "warning: only the vault's own key can decrypt this backup; add --recipient with an offline key"
+            " so it can be restored if the vault is lost"
+        )
+
+
+def restore(
+    backup_file: Annotated[Path, typer.Argument(help="A backup written by `cscvault backup`.", metavar="BACKUP")],
+    to: Annotated[Path, typer.Option("--to", help="The vault directory to restore into.")],
+    identity: Annotated[
+        Path | None,
+        typer.Option("--identity", help="age identity file that decrypts the backup (default: the live vault's)."),
+    ] = None,
+    replace: Annotated[
+        bool, typer.Option("--replace", help="Restore over the live vault at --to (moved aside, still encrypted).")
+    ] = False,
+    user: UserOption = "admin",
+    recovery: RecoveryOption = False,
+    json_: JsonOption = False,
+) -> None:
+    """Restore a backup, re-applying every erasure and restriction recorded since it was taken."""
+    if to.exists():
+        keymod.read_keyfile(to)  # never restore over a destroyed vault; say so before asking for a password
+    ident = None
+    if identity is not None:
+        try:
+            ident = parse_identity(identity.read_text(encoding="utf-8"), source=str(identity))
+        except OSError as exc:
+            raise UsageError(f"{identity}: cannot read the identity file ({exc.strerror})") from None
+    result = restore_backup(backup_file, to, credentials(user, recovery), identity=ident, replace=replace)
+    doc = {
+        "vault": str(result.path),
+        "backup_id": result.backup_id,
+        "backup_created_at": result.backup_created_at,
+        "statuses_reapplied": result.statuses_reapplied,
+        "rows_purged": result.rows_purged,
+        "sources": result.sources,
+        "unreadable_backups": result.unreadable_backups,
+        "replaced_vault_moved_to": str(result.replaced_vault_moved_to) if result.replaced_vault_moved_to else None,
+    }
+    if json_:
+        print_json(doc)
+        return
+    typer.echo(f"Restored backup {result.backup_id} (taken {result.backup_created_at}) to {result.path}.")
+    typer.echo(
+        f"Re-applied {result.statuses_reapplied} erasure/restriction record(s) from"
+        f" {', '.join(result.sources) or 'no later source'};"
+        f" removed {sum(result.rows_purged.values())} row(s) of erased children."
+    )
+    if result.unreadable_backups:
+        err(f"warning: {result.unreadable_backups} other backup file(s) in that folder could not be read")
+    if result.replaced_vault_moved_to:
+        typer.echo(f"The previous vault was moved to {result.replaced_vault_moved_to}; destroy it once checked.")

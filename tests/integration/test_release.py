@@ -1,0 +1,302 @@
+"""The output airlock end to end: request, gate, checks, two-person approval, export, differencing, audit."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from cscvault import api
+from cscvault.cli import main
+from cscvault.errors import DataError, PermissionDenied, UsageError, VaultStateError
+from cscvault.vault import Credentials
+from tests.helpers import PASSWORD, run_cli
+
+ADMIN = Credentials("admin", PASSWORD)
+ANALYST = Credentials("ana", "analyst password 1")
+CHECKER = Credentials("cheq", "checker password 1")
+FLIP = Credentials("flip", "flipper password 1")  # an analyst who later becomes a checker
+
+
+@dataclass
+class Ran:
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+@pytest.fixture
+def cli(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> Callable[..., Ran]:
+    """The CLI in-process (a subprocess costs ~10 s of imports on a shared machine); one test runs it for real."""
+
+    def run(*args: str, password: str) -> Ran:
+        monkeypatch.setenv("CSCVAULT_PASSWORD", password)
+        capsys.readouterr()
+        with pytest.raises(SystemExit) as exited:
+            main(list(args))
+        out = capsys.readouterr()
+        return Ran(int(exited.value.code or 0), out.out, out.err)
+
+    return run
+
+
+@pytest.fixture(scope="module")
+def vault(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = api.init_vault(tmp_path_factory.mktemp("vault") / "v", PASSWORD).path
+    api.add_user(path, ADMIN, ANALYST.user, "analyst", ANALYST.secret)
+    api.add_user(path, ADMIN, CHECKER.user, "checker", CHECKER.secret)
+    api.add_user(path, ADMIN, FLIP.user, "analyst", FLIP.secret)
+    return path
+
+
+def _table(folder: Path, name: str, rows: list[tuple[str, str, int]]) -> Path:
+    path = folder / name
+    pd.DataFrame(rows, columns=["la", "arm", "children"]).to_csv(path, index=False)
+    return path
+
+
+SMALL = [("Walsall", "control", 1234), ("Walsall", "intervention", 3), ("Lancashire", "control", 987)]
+
+
+def test_small_count_fails_and_the_export_carries_the_suppressed_table(vault: Path, tmp_path: Path) -> None:
+    table = _table(tmp_path, "small_counts.csv", SMALL)
+    release = api.release_request(vault, ANALYST, [table], "interim flow table")
+    assert release.state == "requested" and release.verdict == "fail"
+    detail = api.release_show(vault, CHECKER, release.release_id)
+    (out,) = detail.outputs
+    assert out.verdict == "fail" and out.sha256 == hashlib.sha256(table.read_bytes()).hexdigest()
+    assert out.checks["fail"] == 1 and out.checks["suppressed"] >= 1
+    assert any(c["rules"] == ["threshold"] for c in out.checks["cell_verdicts"])
+
+    approved = api.release_approve(vault, CHECKER, release.release_id, "suppressed version only")
+    assert approved.state == "approved" and approved.decided_by == CHECKER.user
+    bundle = api.release_export(vault, ANALYST, release.release_id, tmp_path)
+    exported = pd.read_csv(bundle / "outputs" / "small_counts.csv")
+    small = exported[(exported["la"] == "Walsall") & (exported["arm"] == "intervention")]
+    assert small["children"].isna().all()  # the 3 is withheld
+    assert set(exported["children"].dropna()) == {1235.0, 985.0}  # rounded to 5
+    assert hashlib.sha256((bundle / "outputs" / "small_counts.csv").read_bytes()).hexdigest() == out.released_sha256
+
+    # checksums cover every file, and the profile is stamped
+    sums = dict(reversed(line.split("  ", 1)) for line in (bundle / "SHA256SUMS").read_text().splitlines())
+    for rel, digest in sums.items():
+        assert hashlib.sha256((bundle / rel).read_bytes()).hexdigest() == digest
+    assert "outputs/small_counts.csv" in sums and "results.json" in sums
+    profile = json.loads((bundle / "profile.json").read_text())
+    assert profile["name"] == "acro-default" and profile["min_count"] == 10 and profile["version"]
+
+    # ACRO reads the bundle's results.json
+    from acro import record
+
+    logging.disable(logging.CRITICAL)
+    try:
+        records = record.load_records(str(bundle))
+    finally:
+        logging.disable(logging.NOTSET)
+    entry = records.get("small_counts")
+    assert entry.output_type == "table" and entry.status == "review"  # mitigated by suppression, as ACRO marks it
+    assert entry.properties["profile"] == "acro-default"
+    assert entry.sdc["summary"]["MinimumThresholdCheck"] == 1
+
+    assert api.release_show(vault, ANALYST, release.release_id).release.state == "exported"
+    with pytest.raises(UsageError, match="already exists"):
+        api.release_export(vault, ANALYST, release.release_id, tmp_path)
+
+
+def test_requester_cannot_approve_or_reject_their_own_release(vault: Path, tmp_path: Path) -> None:
+    table = _table(tmp_path, "own.csv", [("Walsall", "control", 40), ("Walsall", "intervention", 50)])
+    release = api.release_request(vault, ANALYST, [table], "own release")
+    with pytest.raises(PermissionDenied, match="two-person rule"):
+        api.release_approve(vault, ANALYST, release.release_id, "self")
+    with pytest.raises(PermissionDenied, match="two-person rule"):
+        api.release_reject(vault, ANALYST, release.release_id, "self")
+
+    # A requester whose role later became checker is still refused: the rule is about people, not roles.
+    flipped = api.release_request(vault, FLIP, [_table(tmp_path, "flip.csv", [("Wigan", "control", 40)])], "mine")
+    with api.open_vault(vault, ADMIN) as v, v.transaction() as con:
+        con.execute("UPDATE users SET role = 'checker' WHERE name = ?", [FLIP.user])
+    with pytest.raises(PermissionDenied, match="two-person rule"):
+        api.release_approve(vault, FLIP, flipped.release_id, "self")
+    assert api.release_show(vault, CHECKER, flipped.release_id).release.state == "requested"
+
+    # the CLI says the same, in one line, with the permission exit code
+    done = run_cli("release", "approve", str(vault), release.release_id, "--user", ANALYST.user,
+                   password=ANALYST.secret)  # fmt: skip
+    assert done.returncode == 4
+    assert "two-person rule" in done.stderr and len(done.stderr.strip().splitlines()) == 1
+
+
+def test_an_unapproved_release_cannot_be_exported(vault: Path, tmp_path: Path, cli: Callable[..., Ran]) -> None:
+    table = _table(tmp_path, "pending.csv", [("Walsall", "control", 40), ("Walsall", "intervention", 50)])
+    release = api.release_request(vault, ANALYST, [table], "pending")
+    with pytest.raises(VaultStateError, match="only an approved release"):
+        api.release_export(vault, ANALYST, release.release_id, tmp_path)
+    rejected = api.release_reject(vault, CHECKER, release.release_id, "not needed")
+    assert rejected.state == "rejected" and rejected.decision_note == "not needed"
+    with pytest.raises(VaultStateError, match="rejected"):
+        api.release_export(vault, ANALYST, release.release_id, tmp_path)
+    with pytest.raises(VaultStateError, match="only a requested release"):
+        api.release_approve(vault, CHECKER, release.release_id, "late")
+    assert not (tmp_path / release.release_id).exists()
+    done = cli("release", "export", str(vault), release.release_id, "--out", str(tmp_path),
+                   "--user", ANALYST.user, password=ANALYST.secret)  # fmt: skip
+    assert done.returncode == 5 and "only an approved release" in done.stderr
+
+
+def test_the_gate_refuses_child_keys_and_row_level_files(vault: Path, tmp_path: Path, cli: Callable[..., Ran]) -> None:
+    before = len(api.release_list(vault, ADMIN))
+    keyed = tmp_path / "keyed.csv"
+    keyed.write_text("child_key,children\nabc,12\ndef,30\n")
+    with pytest.raises(DataError, match=r"keyed\.csv.*child-key.*'child_key'"):
+        api.release_request(vault, ANALYST, [keyed], "oops")
+    people = tmp_path / "people.csv"
+    people.write_text("ref,age_months,cla\n" + "".join(f"P{i:05d},{20 + i},{i % 2}\n" for i in range(40)))
+    with pytest.raises(DataError, match=r"people\.csv.*row-level"):
+        api.release_request(vault, ANALYST, [people], "oops")
+    db = tmp_path / "copy.duckdb"
+    db.write_bytes(b"x")
+    with pytest.raises(UsageError, match=r"copy\.duckdb.*file-type"):
+        api.release_request(vault, ANALYST, [_table(tmp_path, "fine.csv", SMALL), db], "mixed")
+    big = tmp_path / "big.txt"
+    big.write_bytes(b"a" * (5 * 1024 * 1024 + 1))
+    with pytest.raises(UsageError, match=r"big\.txt.*oversize"):
+        api.release_request(vault, ANALYST, [big], "too big")
+    assert len(api.release_list(vault, ADMIN)) == before  # nothing stored for a refused request
+    with api.open_vault(vault, ADMIN) as v:
+        refused = v.con.execute("SELECT objects, counts FROM audit WHERE action = 'release.refused'").fetchall()
+    assert len(refused) == 4 and all("abc" not in o and "P00001" not in o for o, _ in refused)
+
+    done = cli("release", "request", str(vault), str(keyed), "--why", "x", "--user", ANALYST.user,
+                   password=ANALYST.secret)  # fmt: skip
+    assert done.returncode == 3 and "child-key" in done.stderr and "abc" not in done.stderr
+
+
+def test_roles_are_checked(vault: Path, tmp_path: Path) -> None:
+    table = _table(tmp_path, "roles.csv", [("Walsall", "control", 40)])
+    with pytest.raises(PermissionDenied):
+        api.release_request(vault, CHECKER, [table], "checker may not request")
+    release = api.release_request(vault, ANALYST, [table], "roles")
+    with pytest.raises(PermissionDenied):
+        api.release_approve(vault, ADMIN, release.release_id, "admin is not a checker")
+
+
+def test_differencing_flags_a_table_that_differs_by_a_small_count(vault: Path, tmp_path: Path) -> None:
+    first = tmp_path / "a"
+    second = tmp_path / "b"
+    first.mkdir()
+    second.mkdir()
+    rows = [("Walsall", "control", 120), ("Walsall", "intervention", 200), ("Wigan", "control", 300)]
+    r1 = api.release_request(vault, ANALYST, [_table(first, "cohort.csv", rows)], "March")
+    assert r1.verdict == "pass"
+    api.release_approve(vault, CHECKER, r1.release_id, "")
+    later = [("Walsall", "control", 126), ("Walsall", "intervention", 200), ("Wigan", "control", 300)]
+    r2 = api.release_request(vault, ANALYST, [_table(second, "cohort.csv", later)], "April")
+    assert r2.verdict == "review"  # 125 released now vs 120 before: 5 children revealed
+    (out,) = api.release_show(vault, CHECKER, r2.release_id).outputs
+    (flag,) = out.checks["differencing"]
+    assert flag["earlier"] == r1.release_id and flag["key"] == ["Walsall", "control"] and flag["difference"] == 5
+    assert any(r.startswith("differencing:") for r in out.reasons)
+    # the flag survives into the exported ACRO record
+    api.release_approve(vault, CHECKER, r2.release_id, "reviewed: acceptable")
+    bundle = api.release_export(vault, ANALYST, r2.release_id, second)
+    results = json.loads((bundle / "results.json").read_text())["results"]
+    assert results["cohort"]["outcome"]["children"]["Walsall / control"].startswith("PresenceOfLinkedTableCheck")
+
+
+def test_model_results_and_custom_outputs(vault: Path, tmp_path: Path) -> None:
+    rows = [
+        {"analysis": "primary", "sample": "complete_case", "model": "glmm-laplace", "term": t, "estimate": 0.2,
+         "n": 503, "n_events": 121}
+        for t in ("treatment", "period2", "age")
+    ]  # fmt: skip
+    (tmp_path / "results.json").write_text(json.dumps({"run_id": "nosuchrun", "results": rows}))
+    (tmp_path / "report.html").write_text("<html><body><p>report</p></body></html>")
+    release = api.release_request(vault, ANALYST, [tmp_path / "results.json", tmp_path / "report.html"], "results")
+    detail = api.release_show(vault, CHECKER, release.release_id)
+    by_name = {o.name: o for o in detail.outputs}
+    assert by_name["results.json"].verdict == "pass" and by_name["report.html"].verdict == "review"
+    assert detail.subjects == 0  # the run is not in this vault
+    api.release_approve(vault, CHECKER, release.release_id, "")
+    bundle = api.release_export(vault, ANALYST, release.release_id, tmp_path)
+    released = json.loads((bundle / "outputs" / "results.json").read_text())
+    assert {r["n"] for r in released["results"]} == {505} and {r["n_events"] for r in released["results"]} == {120}
+    acro_doc = json.loads((bundle / "results.json").read_text())
+    kinds = {v["type"] for v in acro_doc["results"].values()}
+    assert kinds == {"regression", "custom"}
+    assert (bundle / "report.html").read_bytes() == (tmp_path / "report.html").read_bytes()
+
+
+def test_audit_entries_carry_ids_and_counts_only(vault: Path, tmp_path: Path) -> None:
+    table = _table(tmp_path, "audit_check.csv", [("Walsall", "control", 4321), ("Wigan", "control", 8765)])
+    release = api.release_request(vault, ANALYST, [table], "audit free text never logged")
+    api.release_approve(vault, CHECKER, release.release_id, "checker note never logged")
+    api.release_export(vault, ANALYST, release.release_id, tmp_path)
+    with api.open_vault(vault, ADMIN) as v:
+        entries = v.con.execute(
+            "SELECT action, objects, counts FROM audit WHERE action LIKE 'release.%' AND objects LIKE ?",
+            [f"%{release.release_id}%"],
+        ).fetchall()
+        assert v.verify_audit().ok
+    assert [e[0] for e in entries] == ["release.request", "release.approve", "release.export"]
+    text = json.dumps(entries)
+    for needle in ("4321", "8765", "4320", "8765", "Walsall", "never logged", "audit_check"):
+        assert needle not in text
+
+
+def test_cli_request_list_show_approve_export(vault: Path, tmp_path: Path, cli: Callable[..., Ran]) -> None:
+    table = _table(tmp_path, "cli_table.csv", [("Walsall", "control", 40), ("Walsall", "intervention", 7)])
+    done = cli("release", "request", str(vault), str(table), "--why", "CLI", "--user", ANALYST.user,
+                   password=ANALYST.secret)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    release_id = done.stdout.strip()
+    assert release_id.startswith("REL-")
+    shown = cli("release", "show", str(vault), release_id, "--json", "--user", CHECKER.user,
+                    password=CHECKER.secret)  # fmt: skip
+    doc = json.loads(shown.stdout)
+    assert doc["files"][0]["verdict"] == "fail" and doc["state"] == "requested"
+    listed = cli("release", "list", str(vault), "--state", "requested", "--json", "--user", CHECKER.user,
+                     password=CHECKER.secret)  # fmt: skip
+    assert release_id in {r["release_id"] for r in json.loads(listed.stdout)}
+    approved = cli("release", "approve", str(vault), release_id, "--note", "ok", "--user", CHECKER.user,
+                       password=CHECKER.secret)  # fmt: skip
+    assert approved.returncode == 0, approved.stderr
+    exported = cli("release", "export", str(vault), release_id, "--out", str(tmp_path), "--user", ANALYST.user,
+                       password=ANALYST.secret)  # fmt: skip
+    assert exported.returncode == 0, exported.stderr
+    assert (Path(exported.stdout.strip()) / "outputs" / "cli_table.csv").is_file()
+
+
+@pytest.mark.slow
+def test_a_release_of_run_results_records_its_children(tmp_path: Path) -> None:
+    """synth -> ingest -> analyse -> release: the run's primary sample is recorded, and rights requests see it."""
+    from cscvault.rights.actions import _releases_including
+    from cscvault.synth.generate import generate
+
+    generate(tmp_path / "returns", seed=3, children=400)
+    path = api.init_vault(tmp_path / "v", PASSWORD).path
+    api.add_user(path, ADMIN, ANALYST.user, "analyst", ANALYST.secret)
+    api.ingest(path, ADMIN, [tmp_path / "returns"])
+    output = api.analyse(path, ADMIN, tmp_path / "out")
+    release = api.release_request(path, ANALYST, [output.results, output.report], "interim")
+    detail = api.release_show(path, ANALYST, release.release_id)
+    assert detail.subjects == len(output.run.sample.analysed["child_key"].unique()) > 0
+    key = str(output.run.sample.analysed["child_key"].iloc[0])
+    with api.open_vault(path, ADMIN) as v:
+        assert _releases_including(v, key) == [release.release_id]
+
+
+def test_an_output_with_no_safe_version_blocks_approval(vault: Path, tmp_path: Path) -> None:
+    bad = tmp_path / "bad_totals.csv"
+    bad.write_text("la,children\nWalsall,120\nWigan,55\nTotal,100\n")  # the total is below its parts
+    release = api.release_request(vault, ANALYST, [bad], "inconsistent")
+    (out,) = api.release_show(vault, CHECKER, release.release_id).outputs
+    assert out.verdict == "fail" and not out.releasable
+    with pytest.raises(VaultStateError, match="no releasable version"):
+        api.release_approve(vault, CHECKER, release.release_id, "")
+    assert api.release_reject(vault, CHECKER, release.release_id, "fix the totals").state == "rejected"

@@ -262,13 +262,31 @@ def analyse_did(out_dir: Path, study_path: Path | None = None) -> dict[str, obje
 
 
 def analyse(path: Path, credentials: Credentials, out_dir: Path, plan: str = "primary") -> AnalysisOutput:
-    """Run the pre-registered analysis inside the vault and write the disclosure-checked report and results."""
-    if plan != "primary":
-        raise UsageError(f"unknown analysis plan '{plan}' (available: primary)")
+    """Run the pre-registered analysis inside the vault and write the disclosure-checked report and results.
+
+    `primary`: the primary mixed model (complete case, missing indicator; Laplace and quadrature).
+    `all`: the whole plan: multiple imputation headline, AME, small-cluster inference, the cluster-period model,
+    secondary outcomes and sensitivity analyses, beside the primary fits."""
+    if plan not in ("primary", "all"):
+        raise UsageError(f"unknown analysis plan '{plan}' (available: primary, all, did)")
     with open_vault(path, credentials) as vault:
-        run = run_primary(vault)
-        written = render_report(run, vault.study, Path(out_dir))
-    return AnalysisOutput(run, written["report"], written["results"])
+        if plan == "primary":
+            run = run_primary(vault)
+            written = render_report(run, vault.study, Path(out_dir))
+            return AnalysisOutput(run, written["report"], written["results"])
+        from cscvault.analysis.full import run_all
+        from cscvault.report.full_section import released_summary, render_full_section
+
+        full_run = run_all(vault)
+        written = render_report(
+            full_run.primary,
+            vault.study,
+            Path(out_dir),
+            extra_rows=full_run.extra_rows,
+            extra_html=render_full_section(full_run, vault.study),
+            extra_summary=released_summary(full_run, vault.study),
+        )
+    return AnalysisOutput(full_run.primary, written["report"], written["results"])
 
 
 # -- releases (the output airlock) ---------------------------------------------------------------------------

@@ -211,7 +211,9 @@ def analyse(
         Path | None,
         typer.Argument(help="The vault (not needed for --plan did).", metavar="[VAULT]", show_default=False),
     ] = None,
-    plan: Annotated[str, typer.Option("--plan", help="primary, or did (public DfE data, no vault).")] = "primary",
+    plan: Annotated[
+        str, typer.Option("--plan", help="primary, all (the whole plan), or did (public DfE data, no vault).")
+    ] = "primary",
     out: Annotated[Path, typer.Option("--out", help="Folder for the report and results.json.")] = Path("analysis"),
     study: StudyOption = None,
     user: UserOption = "analyst",
@@ -316,6 +318,11 @@ app.command("synth")(synth_cli.synth)
 from cscvault.disclosure.release_cli import release_app  # noqa: E402
 
 app.add_typer(release_app, name="release")
+
+from cscvault.web import cli as web_cli  # noqa: E402
+
+app.command("serve")(web_cli.serve)
+
 
 def main(argv: list[str] | None = None) -> None:
     """Entry point: run the app, mapping errors to one line and an exit code."""

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import random
 import signal
 import subprocess
@@ -19,8 +18,19 @@ from cscvault.vault import Credentials
 from tests.helpers import PASSWORD, run_cli
 
 ADMIN = Credentials("admin", PASSWORD)
-CHILD_TABLES = ("children", "referrals", "assessments", "cin_plans", "s47_enquiries", "cp_plans", "pre_proceedings",
-                "care_proceedings", "cla_episodes", "attendance_terms", "fsm_pupil_premium")
+CHILD_TABLES = (
+    "children",
+    "referrals",
+    "assessments",
+    "cin_plans",
+    "s47_enquiries",
+    "cp_plans",
+    "pre_proceedings",
+    "care_proceedings",
+    "cla_episodes",
+    "attendance_terms",
+    "fsm_pupil_premium",
+)
 
 
 @pytest.fixture(scope="module")
@@ -51,7 +61,17 @@ def test_ingest_is_idempotent_and_reports_quality(tmp_path: Path, returns: Path)
     assert proc.returncode == 0, proc.stderr
     doc = json.loads(proc.stdout)
     d = doc["deliveries"][0]
-    for key in ("sha256", "file_name", "la", "return", "format", "rows_read", "rows_loaded", "dropped_columns", "findings"):
+    for key in (
+        "sha256",
+        "file_name",
+        "la",
+        "return",
+        "format",
+        "rows_read",
+        "rows_loaded",
+        "dropped_columns",
+        "findings",
+    ):
         assert key in d
     assert all(isinstance(v, int) for d in doc["deliveries"] for v in d["findings"].values())
     assert {row["la"] for row in doc["linkage"]} >= {"Swindon"}
@@ -91,7 +111,8 @@ def test_sigkill_at_random_points_leaves_whole_deliveries(tmp_path: Path, return
     for _ in range(4):
         proc = subprocess.Popen(
             [sys.executable, "-c", _KILLER, str(vault), PASSWORD, str(returns)],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
         )
         time.sleep(rng.uniform(1.0, 4.0))
         proc.send_signal(signal.SIGKILL)
@@ -130,17 +151,22 @@ def test_identifier_bait_never_reaches_the_vault(tmp_path: Path) -> None:
     for value in planted:
         assert value not in proc.stdout and value not in proc.stderr
     with api.open_vault(vault, ADMIN) as v:
-        tables = [r[0] for r in v.con.execute(
-            # Every table but the quarantine (which holds failing values, encrypted, by design) and the study's
-            # own configuration text (which names ethnic groups such as 'White').
-            "SELECT table_name FROM information_schema.tables WHERE table_schema = 'main' "
-            "AND table_name NOT IN ('quarantine', 'meta')"
-        ).fetchall()]
+        tables = [
+            r[0]
+            for r in v.con.execute(
+                # Every table but the quarantine (which holds failing values, encrypted, by design) and the study's
+                # own configuration text (which names ethnic groups such as 'White').
+                "SELECT table_name FROM information_schema.tables WHERE table_schema = 'main' "
+                "AND table_name NOT IN ('quarantine', 'meta')"
+            ).fetchall()
+        ]
         text = []
         for t in tables:
             text.append(json.dumps(v.con.execute(f"SELECT * FROM {t}").fetchall(), default=str))
         blob = "\n".join(text)
-        dropped = {c for r in v.con.execute("SELECT dropped_columns FROM deliveries").fetchall() for c in json.loads(r[0])}
+        dropped = {
+            c for r in v.con.execute("SELECT dropped_columns FROM deliveries").fetchall() for c in json.loads(r[0])
+        }
     leaked = [value for value in planted if value in blob]
     assert leaked == []
     for e in entries:

@@ -38,7 +38,9 @@ def test_sample_and_outcome_match_the_truth_child_by_child(trial: tuple[Path, Pa
     vault, _, truth = trial
     expected = pd.read_csv(str(truth["sample_csv"]), dtype={"la_child_id": str})
     with api.open_vault(vault, ADMIN) as v:
-        expected["child_key"] = [v.child_key(la, i) for la, i in zip(expected.la_code, expected.la_child_id, strict=True)]
+        expected["child_key"] = [
+            v.child_key(la, i) for la, i in zip(expected.la_code, expected.la_child_id, strict=True)
+        ]
         frame = build_primary_sample(v.con, v.study).frame
     merged = expected.merge(frame, on="child_key", how="outer", indicator=True)
     assert (merged["_merge"] == "both").all()
@@ -61,25 +63,43 @@ def test_flow_matches_the_known_truth(trial: tuple[Path, Path, dict[str, object]
         assert flow.loc[name, "excluded_care_before_referral"] == counts["excluded_prior_care"], name
 
 
-def test_analysis_records_its_run_and_writes_results(trial: tuple[Path, Path, dict[str, object]], tmp_path: Path) -> None:
+def test_analysis_records_its_run_and_writes_results(
+    trial: tuple[Path, Path, dict[str, object]], tmp_path: Path
+) -> None:
     vault, _, _ = trial
     out = api.analyse(vault, ANALYST, tmp_path / "out")
     doc = json.loads(out.results.read_text())
     assert doc["disclosure_profile"]["name"] == "acro-default"
     rows = doc["results"]
-    fields = {"analysis", "outcome", "sample", "model", "term", "estimate", "se", "odds_ratio", "ci_low", "ci_high",
-              "p_value", "n", "n_events"}
+    fields = {
+        "analysis",
+        "outcome",
+        "sample",
+        "model",
+        "term",
+        "estimate",
+        "se",
+        "odds_ratio",
+        "ci_low",
+        "ci_high",
+        "p_value",
+        "n",
+        "n_events",
+    }
     assert all(fields <= set(r) for r in rows)
     assert {(r["sample"], r["model"]) for r in rows if r["term"] == "treatment"} == {
-        ("complete_case", "glmm-laplace"), ("complete_case", "glmm-agq25"),
-        ("missing_indicator", "glmm-laplace"), ("missing_indicator", "glmm-agq25"),
+        ("complete_case", "glmm-laplace"),
+        ("complete_case", "glmm-agq25"),
+        ("missing_indicator", "glmm-laplace"),
+        ("missing_indicator", "glmm-agq25"),
     }
     assert all(r["n"] % 5 == 0 for r in rows)  # counts leave the vault rounded
     html = out.report.read_text()
     assert "acro-default" in html and "data:image/png;base64," in html
     with api.open_vault(vault, ADMIN) as v:
-        run = v.con.execute("SELECT plan_sha256, code_version, deliveries, status FROM runs WHERE run_id = ?",
-                            [out.run.run_id]).fetchone()
+        run = v.con.execute(
+            "SELECT plan_sha256, code_version, deliveries, status FROM runs WHERE run_id = ?", [out.run.run_id]
+        ).fetchone()
         assert run[0] == v.study.plan_sha256 and run[3] == "completed" and run[2] > 0
         n_results = v.con.execute("SELECT count(*) FROM results WHERE run_id = ?", [out.run.run_id]).fetchone()[0]
     assert n_results == len(rows)
@@ -94,7 +114,7 @@ def _some_child(vault: Path, offset: int) -> tuple[str, str]:
 
 
 def test_restriction_drops_the_analysis_n_by_exactly_the_restricted_child(
-    trial: tuple[Path, Path, dict[str, object]]
+    trial: tuple[Path, Path, dict[str, object]],
 ) -> None:
     vault, _, _ = trial
     _, key = _some_child(vault, 3)
@@ -102,7 +122,9 @@ def test_restriction_drops_the_analysis_n_by_exactly_the_restricted_child(
         before = len(build_primary_sample(v.con, v.study).analysed)
         # The rights register needs the LA's id; stand in for the LA's confirmation by restricting the key.
         with v.transaction() as con:
-            con.execute("INSERT INTO subject_status VALUES (?, 'restricted', ?, 'test')", [key, dt.datetime.now(dt.UTC)])
+            con.execute(
+                "INSERT INTO subject_status VALUES (?, 'restricted', ?, 'test')", [key, dt.datetime.now(dt.UTC)]
+            )
         after = build_primary_sample(v.con, v.study)
         assert len(after.analysed) == before - 1
         assert key not in set(after.analysed["child_key"])
@@ -151,7 +173,9 @@ def test_rights_through_the_register_act_on_the_analysis(trial: tuple[Path, Path
         assert v.con.execute("SELECT count(*) FROM main.referrals WHERE child_key = ?", [key]).fetchone()[0] > 0
 
     la2, child2 = _la_child(truth, 12)
-    rid2 = api.rights_open(vault, DPO, "rectification", la2, child2, dt.date(2026, 1, 5), dt.date(2026, 1, 6)).request_id
+    rid2 = api.rights_open(
+        vault, DPO, "rectification", la2, child2, dt.date(2026, 1, 5), dt.date(2026, 1, 6)
+    ).request_id
     with api.open_vault(vault, ADMIN) as v:
         key2 = v.child_key(la2, child2)
         held = v.con.execute("SELECT gender FROM main.children WHERE child_key = ?", [key2]).fetchone()[0]
@@ -161,6 +185,8 @@ def test_rights_through_the_register_act_on_the_analysis(trial: tuple[Path, Path
         v.con.execute("DELETE FROM deliveries")  # forget the deliveries so the same files load again
     api.ingest(vault, ADMIN, [returns])
     with api.open_vault(vault, ADMIN) as v:
-        assert v.con.execute("SELECT gender FROM analysis.children WHERE child_key = ?", [key2]).fetchone()[0] == corrected
+        assert (
+            v.con.execute("SELECT gender FROM analysis.children WHERE child_key = ?", [key2]).fetchone()[0] == corrected
+        )
         conflicts = v.con.execute("SELECT count(*) FROM findings WHERE rule_id = 'LINK-012'").fetchone()[0]
     assert conflicts >= 1  # the re-delivered value disagreed with the correction, and was reported

@@ -78,10 +78,10 @@ p = {{ f(st.lr_p_value) }}{% if st.singular %} (a variance is estimated at zero)
 <table><thead><tr><th>Analysis</th><th>Odds ratio</th><th>95% CI</th><th>p</th><th>Children</th>
 <th>Further terms (odds ratio)</th></tr></thead><tbody>
 {% for r in sensitivity %}<tr><td>{{ r.description }}</td>
-{% if r.error %}<td colspan="5">not estimable: {{ r.error }}</td>{% else %}
+{% if r.get("error") %}<td colspan="5">not estimable: {{ r.error }}</td>{% else %}
 <td>{{ f(r.odds_ratio) }}</td><td>{{ f(r.ci_low) }} to {{ f(r.ci_high) }}</td><td>{{ f(r.p_value) }}</td>
 <td>{{ r.n }}</td><td>{% for k, v in r.terms.items() %}{{ k }}: {{ f(v) }}{% if not loop.last %}; {% endif %}
-{% endfor %}</td>{% endif %}</tr>{% endfor %}</tbody></table>
+{% endfor %}{% if r.get("note") %} ({{ r.note }}){% endif %}</td>{% endif %}</tr>{% endfor %}</tbody></table>
 {% endif %}
 
 <h3>All odds-ratio analyses</h3>
@@ -120,19 +120,27 @@ def _exp(x: Any) -> float | None:
 
 
 def small_cluster_rows(sc: dict[str, Any]) -> list[dict[str, Any]]:
-    """One row per small-cluster method: odds ratio, CI, p and the reference distribution."""
+    """One row per small-cluster method: odds ratio, CI, p and the reference distribution (or why the
+    method has no estimate)."""
+    rows: list[dict[str, Any]] = []
     cr = sc["fe_cr2"]
-    rows = [
-        {
-            "method": "Fixed-effects logit, CR2",
-            "odds_ratio": cr["odds_ratio"],
-            "ci": _ci(cr["or_ci_low"], cr["or_ci_high"]),
-            "p_value": cr["p_value"],
-            "reference": f"t, Satterthwaite df {cr['df_satterthwaite']:.2f}",
-        }
-    ]
+    if "error" in cr:
+        rows.append(_failed("Fixed-effects logit, CR2", cr["error"]))
+    else:
+        rows.append(
+            {
+                "method": "Fixed-effects logit, CR2",
+                "odds_ratio": cr["odds_ratio"],
+                "ci": _ci(cr["or_ci_low"], cr["or_ci_high"]),
+                "p_value": cr["p_value"],
+                "reference": f"t, Satterthwaite df {cr['df_satterthwaite']:.2f}",
+            }
+        )
     g = sc["gee"]
     for name, label in GEE_LABELS.items():
+        if "error" in g:
+            rows.append(_failed(label, g["error"]))
+            continue
         v = g["variances"][name]
         rows.append(
             {
@@ -144,16 +152,24 @@ def small_cluster_rows(sc: dict[str, Any]) -> list[dict[str, Any]]:
             }
         )
     ri = sc["randomisation"]
-    rows.append(
-        {
-            "method": "Randomisation inference (fixed-effects logit)",
-            "odds_ratio": _exp(ri["estimate"]),
-            "ci": _ci(_exp(ri["ci_low"]), _exp(ri["ci_high"])),
-            "p_value": ri["p_value"],
-            "reference": f"exact, {ri['sequences']} sequences, minimum p {ri['min_attainable_p']:.4f}",
-        }
-    )
+    label = "Randomisation inference (fixed-effects logit)"
+    if "error" in ri:
+        rows.append(_failed(label, ri["error"]))
+    else:
+        rows.append(
+            {
+                "method": label,
+                "odds_ratio": _exp(ri["estimate"]),
+                "ci": _ci(_exp(ri["ci_low"]), _exp(ri["ci_high"])),
+                "p_value": ri["p_value"],
+                "reference": f"exact, {ri['sequences']} sequences, minimum p {ri['min_attainable_p']:.4f}",
+            }
+        )
     return rows
+
+
+def _failed(method: str, reason: str) -> dict[str, Any]:
+    return {"method": method, "odds_ratio": None, "ci": "not estimable", "p_value": None, "reference": reason}
 
 
 def forest_entries(run: FullRun) -> list[tuple[str, float, float, float]]:
@@ -216,3 +232,25 @@ def render_full_section(run: FullRun, study: Study) -> str:
             pct=_pct,
         )
     )
+
+
+COUNT_KEYS = frozenset({"n", "n_events", "n_censored", "observations", "dropped_missing_numeric"})
+
+
+def released_summary(run: FullRun, study: Study) -> Any:
+    """The run's summary for results.json: every count rounded to the disclosure profile's base, the
+    randomisation null distribution dropped (it is 12 refits' estimates, not needed outside)."""
+    base = get_profile(study.disclosure_profile).round_base
+
+    def walk(value: Any, key: str = "") -> Any:
+        if isinstance(value, dict):
+            return {k: walk(v, k) for k, v in value.items() if k != "null_distribution"}
+        if isinstance(value, list | tuple):
+            return [walk(v) for v in value]
+        if key in COUNT_KEYS and isinstance(value, int | float) and math.isfinite(value):
+            return _rounded(value, base)
+        if isinstance(value, float) and not math.isfinite(value):
+            return None
+        return value
+
+    return walk(run.summary)

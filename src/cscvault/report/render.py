@@ -11,12 +11,14 @@ import base64
 import datetime as dt
 import json
 import math
+from collections.abc import Sequence
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 from jinja2 import Environment, StrictUndefined
+from markupsafe import Markup
 
 from cscvault.analysis.primary import PrimaryRun
 from cscvault.disclosure.check import CheckedTable, apply_profile
@@ -70,8 +72,16 @@ def _fmt(value: Any, digits: int = 3) -> str:
     return str(value)
 
 
-def render_report(run: PrimaryRun, study: Study, out_dir: Path) -> dict[str, Path]:
-    """Write report.html and results.json into `out_dir`; returns their paths."""
+def render_report(
+    run: PrimaryRun,
+    study: Study,
+    out_dir: Path,
+    extra_rows: Sequence[dict[str, Any]] = (),
+    extra_html: str = "",
+    extra_summary: dict[str, Any] | None = None,
+) -> dict[str, Path]:
+    """Write report.html and results.json into `out_dir`; returns their paths. `extra_*` carry the rest of the
+    plan (`analyse --plan all`): its rows, its report section (already disclosure-checked HTML) and summary."""
     profile = get_profile(study.disclosure_profile)
     flow = checked_flow(run, study)
     rates_checked, rates = checked_rates(run, study)
@@ -133,6 +143,8 @@ def render_report(run: PrimaryRun, study: Study, out_dir: Path) -> dict[str, Pat
             models=models,
             notes=run.sample.notes,
             fmt=_fmt,
+            # Built by report.full_section from an autoescaping Jinja2 template: every value is escaped.
+            full_section=Markup(extra_html),  # noqa: S704
         )
     )
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -146,8 +158,10 @@ def render_report(run: PrimaryRun, study: Study, out_dir: Path) -> dict[str, Pat
         "code_version": run.code_version,
         "deliveries_sha256": run.deliveries_sha256,
         "disclosure_profile": {"name": profile.name, "version": profile.version},
-        "results": [_released_row(r, profile.round_base) for r in run.rows()],
+        "results": [_released_row(r, profile.round_base) for r in [*run.rows(), *extra_rows]],
     }
+    if extra_summary is not None:
+        document["full_plan"] = extra_summary
     write_atomic(results, (json.dumps(document, indent=2, default=str) + "\n").encode())
     return {"report": report, "results": results}
 

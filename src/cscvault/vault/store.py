@@ -203,7 +203,10 @@ class Vault:
                             migrations.apply(con, m)
                         con.execute("COMMIT")
                     audit.reconcile_pending(con, path, vault_keys.derive("audit-head"), keyfile.vault_id)
-                    subjects.refresh_views(con)
+                    # Views change only with the schema (migrations, new tables) and with corrections, which
+                    # refresh them when recorded; rebuilding them on every open would cost every command.
+                    if pend or not subjects.views_current(con):
+                        subjects.refresh_views(con)
                     role = _role_for(con, slot, credentials)
             except BaseException:
                 con.close()

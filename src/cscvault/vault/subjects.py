@@ -73,6 +73,15 @@ def _select_sql(con: duckdb.DuckDBPyConnection, table: str, corrected: set[tuple
     return sql
 
 
+def views_current(con: duckdb.DuckDBPyConnection) -> bool:
+    """Whether every child-level table has its analysis view (cheap: one catalog query)."""
+    views = {
+        str(r[0])
+        for r in con.execute("SELECT view_name FROM duckdb_views() WHERE schema_name = ?", [ANALYSIS_SCHEMA]).fetchall()
+    }
+    return set(child_tables(con)) <= views
+
+
 def refresh_views(con: duckdb.DuckDBPyConnection) -> None:
     """(Re)create the analysis views. Call after schema changes and after a correction is recorded."""
     con.execute(f"CREATE SCHEMA IF NOT EXISTS {ANALYSIS_SCHEMA}")

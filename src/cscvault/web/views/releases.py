@@ -1,0 +1,77 @@
+"""Releases (the output airlock): the checker's view with the SDC verdicts, approve or reject.
+
+The two-person rule is the API's: the requester may not decide their own release. The page says so before
+anyone tries, and a forced POST gets the API's refusal (403) with its reason.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Form, Path, Query, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+
+from cscvault import api
+from cscvault.disclosure.release import CHECK_ROLES, READ_ROLES, REQUEST_ROLES
+from cscvault.web.auth import current_session
+from cscvault.web.console import Console
+from cscvault.web.pages import paginate, render, route
+
+router = APIRouter()
+# The requester (an analyst) may reach the decision routes so that the API can tell them why not.
+DECIDE_ROLES = (*CHECK_ROLES, *REQUEST_ROLES)
+ReleaseId = Annotated[str, Path(pattern=r"^REL-\d{4}-\d{4,8}$", max_length=20)]
+State = Literal["all", "requested", "approved", "rejected", "exported"]
+
+
+@route(router, "GET", "/releases", READ_ROLES)
+def releases(
+    request: Request,
+    page: Annotated[int, Query(ge=1, le=1_000_000)] = 1,
+    state: Annotated[State, Query()] = "requested",
+) -> HTMLResponse:
+    console: Console = request.app.state.console
+    session = current_session(request)
+    found = console.call(api.release_list, console.vault_path, session.credentials, None if state == "all" else state)
+    found.sort(key=lambda r: r.requested_at, reverse=True)
+    return render(request, "releases.html", session, page=paginate(found, page), state=state)
+
+
+@route(router, "GET", "/releases/{release_id}", READ_ROLES)
+def show(request: Request, release_id: ReleaseId) -> HTMLResponse:
+    console: Console = request.app.state.console
+    session = current_session(request)
+    detail = console.call(api.release_show, console.vault_path, session.credentials, release_id)
+    release = detail.release
+    own = release.requested_by == session.user
+    if release.state != "requested":
+        why_not = f"This release is {release.state}: there is nothing left to decide."
+    elif own:
+        why_not = (
+            "You requested this release, so you may not approve or reject it: a second person must (two-person rule)."
+        )
+    elif session.role not in CHECK_ROLES:
+        why_not = "Only an output checker can approve or reject a release."
+    else:
+        why_not = None
+    return render(request, "release_show.html", session, detail=detail, r=release, why_not=why_not)
+
+
+@route(router, "POST", "/releases/{release_id}/approve", DECIDE_ROLES)
+def approve(request: Request, release_id: ReleaseId, note: Annotated[str, Form(max_length=2000)] = "") -> Response:
+    console: Console = request.app.state.console
+    session = current_session(request)
+    console.call(api.release_approve, console.vault_path, session.credentials, release_id, note)
+    session.flash.append(f"Release {release_id} approved.")
+    return RedirectResponse(f"/releases/{release_id}", status_code=303)
+
+
+@route(router, "POST", "/releases/{release_id}/reject", DECIDE_ROLES)
+def reject(
+    request: Request, release_id: ReleaseId, reason: Annotated[str, Form(min_length=1, max_length=2000)]
+) -> Response:
+    console: Console = request.app.state.console
+    session = current_session(request)
+    console.call(api.release_reject, console.vault_path, session.credentials, release_id, reason)
+    session.flash.append(f"Release {release_id} rejected.")
+    return RedirectResponse(f"/releases/{release_id}", status_code=303)

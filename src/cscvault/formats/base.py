@@ -56,6 +56,9 @@ class QuarantineItem:
     field: str
     rule_id: str
     value: str
+    # The LA's child id of the row, when known, so the vault can key the item to the child (a subject-access
+    # package includes the child's quarantined values; erasure removes them). Never shown anywhere.
+    la_child_id: str | None = None
 
 
 @dataclass
@@ -76,6 +79,7 @@ class Collector:
         location: str = "",
         field: str = "",
         value: object | None = None,
+        child_id: object | None = None,
         **params: object,
     ) -> Finding | None:
         r = rule(rule_id)
@@ -89,7 +93,8 @@ class Collector:
         self.findings.append(finding)
         if value is not None and str(value) != "":
             text = str(value)[:MAX_QUARANTINE_CHARS]
-            self.quarantine.append(QuarantineItem(self.file, location, field, rule_id, text))
+            owner = None if child_id is None or str(child_id) == "" else str(child_id)
+            self.quarantine.append(QuarantineItem(self.file, location, field, rule_id, text, owner))
         return finding
 
     def drop_column(self, column: str) -> None:

@@ -126,11 +126,12 @@ def _clean_column(
     flagged = {u: res for u, res in results.items() if not silent and (res.rule is not None or res.warn is not None)}
     if flagged:
         mask = col.isin(list(flagged))
-        for loc, u in zip(df.loc[mask, LOC], col[mask], strict=True):
+        owners = df.loc[mask, "la_child_id"] if "la_child_id" in df.columns else pd.Series(None, index=col[mask].index)
+        for loc, u, owner in zip(df.loc[mask, LOC], col[mask], owners, strict=True):
             res = flagged[u]
             params = dict(res.params)
             if res.rule is not None:
-                sink.add(res.rule, str(loc), spec.name, value=u, table=table_name, **params)
+                sink.add(res.rule, str(loc), spec.name, value=u, child_id=owner, table=table_name, **params)
             else:
                 sink.add(str(res.warn), str(loc), spec.name, table=table_name, **params)
     mapping = {u: res.value for u, res in results.items()}

@@ -336,16 +336,19 @@ def _store_delivery(
         )
     if screened.quarantine:
         key = vault.keys.pseudonym_key
+        erased = {
+            str(r[0]) for r in con.execute("SELECT child_key FROM subject_status WHERE status = 'erased'").fetchall()
+        }
         rows = []
         for q in screened.quarantine:
-            child_id = getattr(q, "la_child_id", None)
-            child_key = None
-            if child_id and screened.la is not None:
-                from cscvault.ingest.pseudonymise import child_key as make_key
-
-                child_key = make_key(key, screened.la.ons_code, str(child_id))
-            rows.append([screened.sha256, child_key, q.location, q.field, q.rule_id, q.value])
-        con.executemany("INSERT INTO quarantine VALUES (?, ?, ?, ?, ?, ?)", rows)
+            owner = None
+            if q.la_child_id and screened.la is not None:
+                owner = child_key(key, screened.la.ons_code, q.la_child_id)
+            if owner in erased:
+                continue  # an erased child's values never come back, not even into quarantine
+            rows.append([screened.sha256, owner, q.location, q.field, q.rule_id, q.value])
+        if rows:
+            con.executemany("INSERT INTO quarantine VALUES (?, ?, ?, ?, ?, ?)", rows)
     vault.record(
         "ingest.delivery",
         {"sha256": screened.sha256, "la": screened.la_code or "unknown", "format": screened.format},

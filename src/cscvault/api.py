@@ -14,6 +14,7 @@ from pathlib import Path
 
 from cscvault.analysis.primary import PrimaryRun, run_primary
 from cscvault.audit import AuditReport
+from cscvault.disclosure import release as _release
 from cscvault.errors import TamperedError, UsageError
 from cscvault.ingest.delivery import IngestReport, ingest_files
 from cscvault.ingest.delivery import Progress as IngestProgress
@@ -22,7 +23,7 @@ from cscvault.report.render import render_report
 from cscvault.rights import actions as rights_actions
 from cscvault.rights import complaints as rights_complaints
 from cscvault.rights import requests as rights_requests
-from cscvault.study import Study, load_study
+from cscvault.study import load_study
 from cscvault.study.notice import render_notice as _render_notice
 from cscvault.study.record import render_record as _render_record
 from cscvault.vault import ROLES, Credentials, User, Vault
@@ -94,10 +95,6 @@ def verify_audit(path: Path, credentials: Credentials) -> AuditReport:
 def require_intact(report: AuditReport) -> None:
     if not report.ok:
         raise TamperedError(f"audit chain broken: {report.problems[0]}")
-
-
-def study_for(study_path: Path | None) -> Study:
-    return load_study(study_path)
 
 
 def render_notice(study_path: Path | None = None, fmt: str = "md") -> str:
@@ -290,8 +287,6 @@ def analyse(path: Path, credentials: Credentials, out_dir: Path, plan: str = "pr
 
 
 # -- releases (the output airlock) ---------------------------------------------------------------------------
-
-from cscvault.disclosure import release as _release  # noqa: E402
 
 
 def release_request(path: Path, credentials: Credentials, files: list[Path], why: str) -> _release.Release:

@@ -39,7 +39,7 @@ from cscvault.errors import AuthError, TamperedError, UsageError, VaultStateErro
 from cscvault.vault import keys as keymod
 from cscvault.vault import migrations, subjects
 from cscvault.vault.database import DB_FILE, TMP_DIR, connect, translate_errors
-from cscvault.vault.files import fsync_dir, storage_error
+from cscvault.vault.files import fsync_dir, publish_directory, storage_error
 from cscvault.vault.identity import parse_recipient, vault_identity, vault_recipient
 from cscvault.vault.store import LOCK_FILE, Credentials, Vault
 
@@ -334,12 +334,7 @@ def restore_backup(
         if aside is not None:
             vault_dir.rename(aside)
             result.replaced_vault_moved_to = aside
-        try:
-            fsync_dir(staging)
-            staging.rename(vault_dir)
-            fsync_dir(parent)
-        except OSError as exc:
-            raise storage_error(exc, vault_dir) from None
+        publish_directory(staging, vault_dir)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise

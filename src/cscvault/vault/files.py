@@ -62,3 +62,14 @@ def write_atomic(path: Path, data: bytes, mode: int = 0o600) -> None:
     except OSError as exc:
         tmp.unlink(missing_ok=True)
         raise storage_error(exc, path) from None
+
+
+def publish_directory(staging: Path, target: Path) -> None:
+    """Make a fully built directory appear at `target` in one fsynced rename, so that nobody ever sees a
+    half-made vault: either the old state or the whole new one."""
+    try:
+        fsync_dir(staging)
+        staging.rename(target)
+        fsync_dir(target.parent)
+    except OSError as exc:
+        raise storage_error(exc, target) from None

@@ -40,7 +40,7 @@ from cscvault.study.load import study_sources
 from cscvault.vault import keys as keymod
 from cscvault.vault import migrations, subjects
 from cscvault.vault.database import DB_FILE, TMP_DIR, connect, translate_errors
-from cscvault.vault.files import fsync_dir, storage_error
+from cscvault.vault.files import publish_directory, storage_error
 
 ROLES = ("admin", "analyst", "checker", "dpo")
 LOCK_FILE = ".lock"
@@ -168,12 +168,7 @@ class Vault:
                     con.execute("CHECKPOINT")
             finally:
                 con.close()
-            try:
-                fsync_dir(staging)
-                staging.rename(path)
-                fsync_dir(parent)
-            except OSError as exc:
-                raise storage_error(exc, path) from None
+            publish_directory(staging, path)
         except BaseException:
             shutil.rmtree(staging, ignore_errors=True)
             raise

@@ -1,7 +1,9 @@
 """cscvault's logistic mixed models against R (lme4 glmer, glmmTMB) on simulated stepped-wedge data.
 
-The datasets (data/glmm_*.csv, binomial rows) come from cscvault's simulator via
-make_glmm_datasets.py; glmm_lme4.R fitted them and wrote glmm_lme4_results.json (R 4.2.2, lme4 1.1-31,
+The datasets (binomial rows) are made by make_glmm_datasets.py: data/glmm_*.csv by cscvault's
+Hussey-Hughes simulator, data/synth_*.csv by `cscvault synth` (its true primary sample with the primary
+model's covariates; three seeds and effects, one with `--la-spread 0`, no LA variance). glmm_lme4.R
+fitted them and wrote glmm_lme4_results.json (R 4.2.2, lme4 1.1-31,
 glmmTMB 1.1.5). Tolerances, and why:
 
 * fixed effects, 1e-3 absolute: lme4's default optimisers (bobyqa / Nelder-Mead) stop at about 1e-5 to
@@ -112,6 +114,11 @@ def test_committed_results_cover_the_required_cases():
     assert any("cluster_period_laplace" in r for r in COMMITTED.values())
     effects = {round(m["truth"]["log_or"], 3) for m in MANIFEST.values()}
     assert len(effects) >= 3
+    synth = {name: m for name, m in MANIFEST.items() if m["truth"].get("generator", "").startswith("cscvault synth")}
+    assert len(synth) >= 3 and len({m["truth"]["seed"] for m in synth.values()}) == len(synth)
+    assert len({m["truth"]["log_or"] for m in synth.values()}) == len(synth)
+    near_zero = [n for n, m in synth.items() if m["truth"]["cluster_sd"] < 0.05]
+    assert near_zero and all(COMMITTED[n]["cluster_laplace"]["re_sd"]["cluster"] < 0.05 for n in near_zero)
 
 
 @pytest.mark.r

@@ -22,6 +22,13 @@ def synth(
     effect_or: Annotated[
         float, typer.Option("--effect-or", help="True odds ratio of care within 18 months after go-live.")
     ] = 0.85,
+    la_spread: Annotated[
+        float,
+        typer.Option(
+            "--la-spread",
+            help="Scale of the LAs' differences in care rates: 1 = their real base rates, 0 = no LA variance.",
+        ),
+    ] = 1.0,
     formats: Annotated[str, typer.Option("--formats", help="Comma-separated: dr,cin,903,school.")] = ",".join(FORMATS),
     clean: Annotated[bool, typer.Option("--clean", help="No real-world mess (quirks, missing values).")] = False,
     with_identifiers: Annotated[
@@ -50,6 +57,7 @@ def synth(
             seed=seed,
             children=children,
             effect_or=effect_or,
+            la_spread=la_spread,
             formats=formats,
             clean=clean,
             with_identifiers=with_identifiers,

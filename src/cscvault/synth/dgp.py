@@ -169,6 +169,7 @@ class Settings:
     seed: int
     effect_or: float
     clean: bool
+    la_spread: float  # scale of the LA intercepts about their mean (1 = calibrated base rates)
     intercepts: dict[str, float]  # ONS code -> calibrated LA intercept of the care model
     cpp_intercepts: dict[str, float]
     pre_intercepts: dict[str, float]
@@ -367,8 +368,17 @@ def _calibration_sample(la: LARates, common: CommonRates) -> dict[str, Any]:
 
 
 def calibrate(
-    study: Study, common: CommonRates, las: tuple[LARates, ...], seed: int, effect_or: float, clean: bool
+    study: Study,
+    common: CommonRates,
+    las: tuple[LARates, ...],
+    seed: int,
+    effect_or: float,
+    clean: bool,
+    la_spread: float = 1.0,
 ) -> Settings:
+    """True parameters of a run. `la_spread` scales each LA's care intercept about their mean: 1 keeps the
+    calibrated base rates (the real LA random effect), 0 makes the LAs alike (no LA variance), so model
+    checks can cover a random-intercept variance on or near its boundary."""
     intercepts, cpp, pre, urgent = {}, {}, {}, {}
     for la in las:
         cov = _calibration_sample(la, common)
@@ -384,12 +394,15 @@ def calibrate(
         )
         via_pre = la.pre_proceedings_rate * (P_PROCEEDINGS_16WK + (1 - P_PROCEEDINGS_16WK) * P_PROCEEDINGS_LATER)
         urgent[la.la.ons_code] = float(np.clip((la.care_proceedings_rate - via_pre) / care_rate, 0.0, 0.9))
+    centre = float(np.mean(list(intercepts.values())))
+    intercepts = {code: centre + la_spread * (v - centre) for code, v in intercepts.items()}
     return Settings(
         study=study,
         common=common,
         seed=seed,
         effect_or=effect_or,
         clean=clean,
+        la_spread=la_spread,
         intercepts=intercepts,
         cpp_intercepts=cpp,
         pre_intercepts=pre,

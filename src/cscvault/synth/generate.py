@@ -37,6 +37,7 @@ TRUTH_FILE = "truth.json"
 TRUTH_SAMPLE_FILE = "truth_sample.csv"
 BAIT_FILE = "bait_manifest.json"
 MAX_CHILDREN = 20_000_000
+MAX_LA_SPREAD = 3.0  # beyond three times the real LA differences, base rates leave plausible ranges
 
 Progress = Callable[[int, int, str], None]  # (batches done, batches total, what)
 
@@ -145,6 +146,7 @@ def generate(
     seed: int = 1,
     children: int | None = None,
     effect_or: float = 0.85,
+    la_spread: float = 1.0,
     formats: str | Iterable[str] = FORMATS,
     clean: bool = False,
     with_identifiers: bool = False,
@@ -156,6 +158,8 @@ def generate(
     fmts = parse_formats(formats)
     if not (0 < effect_or < 100):
         raise UsageError("synth: --effect-or must be a positive odds ratio below 100")
+    if not (0 <= la_spread <= MAX_LA_SPREAD):
+        raise UsageError(f"synth: --la-spread must be between 0 and {MAX_LA_SPREAD:g}")
     if seed < 0 or seed >= 2**63:
         raise UsageError("synth: --seed must be a non-negative integer below 2**63")
     st = study or load_study()
@@ -169,7 +173,7 @@ def generate(
     out = Path(out_dir)
     _prepare(out)
     returns = out / RETURNS_DIR
-    settings = dgp.calibrate(st, rates.common, rates.las, seed, effect_or, clean)
+    settings = dgp.calibrate(st, rates.common, rates.las, seed, effect_or, clean, la_spread)
     truth_acc = TruthAccumulator(st)
     sample_writer = TruthSampleWriter(out / TRUTH_SAMPLE_FILE)
     bait = BaitLog()

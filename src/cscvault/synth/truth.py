@@ -230,6 +230,7 @@ def build_truth(
                 "secular_trend_per_year": settings.common.care_trend_per_year,
                 "trend_zero_at": "midpoint of the first study period",
                 "la_random_effect_sd": round(effect_sd, 6),
+                "la_spread": settings.la_spread,
                 "covariate_log_odds": BETA_CARE,
                 "note": "log-odds of care within 18 months of a referral = LA intercept + trend + "
                 "log(OR) x (referral on or after go-live) + covariate terms (risk is a latent N(0,1))",

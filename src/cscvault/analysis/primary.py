@@ -19,6 +19,7 @@ from cscvault import __version__
 from cscvault.analysis.models.glmm import GlmmFit, fit_glmm_frame
 from cscvault.analysis.samples import PrimarySample, build_primary_sample
 from cscvault.errors import DataError
+from cscvault.study import Study
 from cscvault.vault import Vault
 
 RESULT_FIELDS = (
@@ -46,6 +47,7 @@ class FittedAnalysis:
     model: str  # glmm-laplace | glmm-agq25
     fit: GlmmFit
     dropped: int  # children left out for missing covariates
+    separated: dict[str, int] = field(default_factory=dict)  # "factor[level]" -> children left out
 
 
 @dataclass
@@ -108,6 +110,30 @@ def _factor_frame(sample: PrimarySample, factors: list[str], strategy: str) -> t
     return frame, 0
 
 
+def drop_separated_levels(
+    frame: pd.DataFrame, outcome: str, factors: list[str], references: dict[str, str]
+) -> tuple[pd.DataFrame, dict[str, int]]:
+    """Leave out the children of a covariate level in which every outcome is the same (no events, or
+    all events), saying which and how many.
+
+    Such a level's log-odds has no finite maximum (separation): kept, it drifts to minus or plus
+    infinity, the optimisers stop at different places and the fit is flagged as not converged. Its
+    children then contribute nothing to the likelihood of the other parameters, so leaving them out gives
+    exactly the limit of the fit that keeps them. Rare levels (gender "other") separate in small samples.
+    A reference level is kept (the other levels are measured against it).
+    """
+    dropped: dict[str, int] = {}
+    keep = pd.Series(True, index=frame.index)
+    for col in factors:
+        rates = frame.groupby(col, dropna=True)[outcome].agg(["mean", "size"])
+        for level, row in rates.iterrows():
+            if row["mean"] in (0.0, 1.0) and str(level) != str(references.get(col)):
+                hit = frame[col] == level
+                keep &= ~hit
+                dropped[f"{col}[{level}]"] = int(row["size"])
+    return frame[keep], dropped
+
+
 def delivery_set(vault: Vault) -> tuple[str, int]:
     shas = sorted(str(r[0]) for r in vault.con.execute("SELECT sha256 FROM deliveries WHERE NOT rejected").fetchall())
     return hashlib.sha256("\n".join(shas).encode()).hexdigest(), len(shas)
@@ -116,25 +142,41 @@ def delivery_set(vault: Vault) -> tuple[str, int]:
 def run_primary(vault: Vault) -> PrimaryRun:
     vault.require_role("analyst", "admin")
     study = vault.study
-    plan = study.analysis_plan
-    model = plan["models"]["primary"]
-    cov = plan["covariates"]
     sample = build_primary_sample(vault.con, study)
     if sample.analysed.empty:
         raise DataError("the primary sample is empty: no referrals in the trial window were delivered")
     deliveries_sha, n_deliveries = delivery_set(vault)
     run = PrimaryRun(uuid.uuid4().hex[:12], study.plan_sha256, __version__, deliveries_sha, sample)
     started = dt.datetime.now(dt.UTC)
+    run.fits.extend(fit_primary_models(sample, study))
+    _record(vault, run, started, n_deliveries)
+    return run
+
+
+def fit_primary_models(
+    sample: PrimarySample,
+    study: Study,
+    *,
+    strategies: tuple[str, ...] | None = None,
+    estimations: tuple[str, ...] | None = None,
+) -> list[FittedAnalysis]:
+    """The plan's primary model on a primary sample, for each missing-data strategy and estimation method
+    (all of the plan's unless narrowed; the validation of issue 5 fits complete-case Laplace only)."""
+    plan = study.analysis_plan
+    model = plan["models"]["primary"]
+    cov = plan["covariates"]
     covariate_names = list(model["covariates"])
     numeric = [c for c in covariate_names if c == cov["white_share"]["name"]]
     factors = [c for c in covariate_names if c not in numeric]
     references = {spec["name"]: spec["reference"] for spec in cov.values() if "reference" in spec}
     references[model["period"]] = study.periods[0].name
     agq = int(model.get("agq_points", 25))
-    for strategy in model["missing"]:
+    fits = []
+    for strategy in strategies or tuple(model["missing"]):
         frame, dropped = _factor_frame(sample, factors, strategy)
         frame["cla_18m"] = frame["cla_18m"].astype(int)
-        for estimation in model["estimation"]:
+        frame, separated = drop_separated_levels(frame, "cla_18m", factors, references)
+        for estimation in estimations or tuple(model["estimation"]):
             nagq = 1 if estimation == "laplace" else agq
             fit = fit_glmm_frame(
                 frame,
@@ -149,9 +191,8 @@ def run_primary(vault: Vault) -> PrimaryRun:
                 source="primary sample",
             )
             name = "glmm-laplace" if nagq == 1 else f"glmm-agq{nagq}"
-            run.fits.append(FittedAnalysis("primary", strategy, name, fit, dropped))
-    _record(vault, run, started, n_deliveries)
-    return run
+            fits.append(FittedAnalysis("primary", strategy, name, fit, dropped, separated))
+    return fits
 
 
 def _record(vault: Vault, run: PrimaryRun, started: dt.datetime, n_deliveries: int) -> None:

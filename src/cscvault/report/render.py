@@ -109,6 +109,7 @@ def render_report(
             "max_param_difference": _fmt(f.fit.max_param_difference, 6),
             "converged": f.fit.converged,
             "singular": f.fit.singular,
+            "separated": sorted(f.separated),  # level names only: their counts can be small
             "vif": [
                 {"term": v.term, "gvif": _fmt(v.gvif), "df": v.df, "adjusted": _fmt(v.gvif_adjusted)} for v in f.fit.vif
             ],

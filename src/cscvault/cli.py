@@ -323,6 +323,10 @@ from cscvault.web import cli as web_cli  # noqa: E402
 
 app.command("serve")(web_cli.serve)
 
+from cscvault.analysis import design_cli  # noqa: E402
+
+app.add_typer(design_cli.app, name="design")
+
 
 def main(argv: list[str] | None = None) -> None:
     """Entry point: run the app, mapping errors to one line and an exit code."""

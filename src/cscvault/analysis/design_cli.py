@@ -1,0 +1,93 @@
+"""`cscvault design power|null-sim`: properties of the study's design, no vault needed (thin CLI)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from cscvault.analysis.null_simulation import NullSimulationSpec, run_null_simulation
+from cscvault.analysis.power import minimum_detectable_effect, stepped_wedge_power, study_design
+from cscvault.cli_support import StudyOption, progress_bar
+from cscvault.study import load_study
+
+app = typer.Typer(no_args_is_help=True, help="Power and type I error of the study's stepped-wedge design.")
+
+
+@app.command("power")
+def power(
+    study: StudyOption = None,
+    children: Annotated[int, typer.Option("--children", help="Children in the primary sample.")] = 27_000,
+    baseline_risk: Annotated[float, typer.Option("--baseline-risk", help="Control risk of the outcome.")] = 0.06,
+    risk_difference: Annotated[
+        float, typer.Option("--risk-difference", help="Effect to detect, treated minus control.")
+    ] = -0.01,
+    icc: Annotated[float, typer.Option("--icc", help="Intra-cluster correlation (risk scale).")] = 0.01,
+    cac: Annotated[float, typer.Option("--cac", help="Cluster autocorrelation (1 = no period variance).")] = 1.0,
+    alpha: Annotated[float, typer.Option("--alpha")] = 0.05,
+    json_out: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+) -> None:
+    """Power to detect a risk difference, and the minimum detectable effect at 80% power (Hussey-Hughes GLS)."""
+    st = load_study(study)
+    wedges, n_periods = study_design(st)
+    size = children / (len(wedges) * n_periods)
+    res = stepped_wedge_power(
+        wedges,
+        n_periods,
+        size,
+        baseline_risk=baseline_risk,
+        risk_difference=risk_difference,
+        icc=icc,
+        cac=cac,
+        alpha=alpha,
+    )
+    out = {
+        **res.as_dict(),
+        "wedges": wedges,
+        "periods": n_periods,
+        "cluster_period_size": size,
+        "icc": icc,
+        "cac": cac,
+        "baseline_risk": baseline_risk,
+        "minimum_detectable_risk_difference_80": minimum_detectable_effect(res.se, alpha=alpha),
+    }
+    if json_out:
+        from cscvault.cli import print_json
+
+        print_json(out)
+        return
+    typer.echo(
+        f"power {out['power']:.3f} to detect a risk difference of {risk_difference:+.4f} (SE {res.se:.4f}); "
+        f"minimum detectable at 80%: {out['minimum_detectable_risk_difference_80']:.4f}"
+    )
+
+
+@app.command("null-sim")
+def null_sim(
+    study: StudyOption = None,
+    reps: Annotated[int, typer.Option("--reps", help="Replications under the null.")] = 1000,
+    seed: Annotated[int, typer.Option("--seed")] = 1,
+    workers: Annotated[int, typer.Option("--workers", help="Worker processes.")] = 2,
+    children: Annotated[int, typer.Option("--children", help="Children per trial.")] = 27_000,
+    baseline_risk: Annotated[float, typer.Option("--baseline-risk")] = 0.06,
+    cluster_sd: Annotated[float, typer.Option("--cluster-sd", help="LA random-intercept SD (log-odds).")] = 0.3,
+    json_out: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+) -> None:
+    """Type I error of the headline test over re-randomised replications of the design under the null."""
+    spec = NullSimulationSpec(
+        replications=reps, seed=seed, children=children, baseline_risk=baseline_risk, cluster_sd=cluster_sd
+    )
+    with progress_bar("null simulation", enabled=not json_out) as advance:
+        res = run_null_simulation(
+            load_study(study), spec, workers=workers, progress=lambda done, total: advance("", done, total)
+        )
+    if json_out:
+        from cscvault.cli import print_json
+
+        print_json(res.as_dict())
+        return
+    typer.echo(
+        f"type I error {res.type_i_error:.4f} ({res.rejections} of {reps} replications rejected at "
+        f"{spec.alpha:g}; 95% CI {res.ci_low:.4f}-{res.ci_high:.4f}); {res.not_converged} fits not converged; "
+        f"{res.seconds:.0f} s"
+    )

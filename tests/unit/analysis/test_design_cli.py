@@ -1,0 +1,57 @@
+"""`cscvault design power|null-sim`: the design's power and its type I error by simulation under the null."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from cscvault.analysis.null_simulation import NullSimulationSpec, run_null_simulation
+from cscvault.errors import UsageError
+from cscvault.study import load_study
+from tests.helpers import run_cli
+
+STUDY = load_study()
+SMALL = {"children": 3000, "baseline_risk": 0.2}
+
+
+def test_null_simulation_is_reproducible_whatever_the_workers():
+    spec = NullSimulationSpec(replications=6, seed=7, **SMALL)
+    one = run_null_simulation(STUDY, spec, workers=1)
+    two = run_null_simulation(STUDY, spec, workers=2)
+    assert (one.rejections, one.not_converged) == (two.rejections, two.not_converged)
+    assert one.n_clusters == len(STUDY.local_authorities) and one.n_periods == len(STUDY.periods)
+    assert one.ci_low <= one.type_i_error <= one.ci_high
+
+
+def test_progress_is_reported_for_every_replication():
+    seen = []
+    run_null_simulation(STUDY, NullSimulationSpec(replications=3, **SMALL), progress=lambda d, t: seen.append((d, t)))
+    assert seen == [(1, 3), (2, 3), (3, 3)]
+
+
+@pytest.mark.parametrize("bad", [{"replications": 0}, {"alpha": 1.5}, {"cluster_sd": -1.0}])
+def test_bad_settings_are_usage_errors(bad):
+    with pytest.raises(UsageError, match="null simulation"):
+        NullSimulationSpec(**bad)
+
+
+def test_power_falls_with_the_icc_and_the_mde_has_80_percent_power():
+    def power(*extra):
+        r = run_cli("design", "power", "--json", *extra)
+        assert r.returncode == 0, r.stderr
+        return json.loads(r.stdout)
+
+    low, high = power("--icc", "0.001"), power("--icc", "0.05")
+    assert 0 < high["power"] < low["power"] < 1
+    mde = low["minimum_detectable_risk_difference_80"]
+    at_mde = power("--icc", "0.001", "--risk-difference", str(-mde))
+    assert at_mde["power"] == pytest.approx(0.8, abs=1e-6)
+
+
+def test_null_sim_cli_prints_one_json_object():
+    r = run_cli("design", "null-sim", "--reps", "2", "--children", "3000", "--workers", "1", "--json")
+    assert r.returncode == 0, r.stderr
+    out = json.loads(r.stdout)
+    assert out["spec"]["replications"] == 2 and 0 <= out["rejections"] <= 2
+    assert "Wald" in out["procedure"]

@@ -13,6 +13,9 @@ Order of `run_all` (each piece recorded as results.json rows in the primary anal
    Mancl-DeRouen, Fay-Graubard; t reference) and exact randomisation inference over the study's
    admissible sequences;
 5. the cluster-period random-effect GLMM with ICC, cluster autocorrelation and a likelihood-ratio test;
+5b. exposure time (when the plan lists `models.exposure_time` / `models.delayed_effect`): the primary
+   GLMM with one effect per exposure time, their time-averaged mean, a Wald heterogeneity test, and the
+   delayed-effect variant (`cscvault.analysis.models.exposure`);
 6. secondary outcomes 1-6 (`cscvault.analysis.secondary`);
 7. sensitivity analyses: parental-risk-factor and born-only samples, treatment x time, treatment x
    readiness, and the two alternative treatment definitions.
@@ -32,6 +35,12 @@ import pandas as pd
 from scipy import stats
 
 from cscvault.analysis.models.design import Design, build_design
+from cscvault.analysis.models.exposure import (
+    DELAYED_RATIONALE,
+    TRANSITION_TERM,
+    ExposureAnalysis,
+    analyse_exposure,
+)
 from cscvault.analysis.models.gee import binomial_cells, fit_gee, gee_summary
 from cscvault.analysis.models.glmm import GlmmFit, RandomEffects, compare_structures, fit_glmm
 from cscvault.analysis.models.imputation import Pooled, mice, pool_fits, rubin
@@ -44,7 +53,7 @@ from cscvault.analysis.models.randomisation import (
     study_design,
 )
 from cscvault.analysis.models.robust import fit_fe_cr2
-from cscvault.analysis.primary import RESULT_FIELDS, PrimaryRun, delivery_set, run_primary
+from cscvault.analysis.primary import RESULT_FIELDS, PrimaryRun, delivery_set, drop_separated_levels, run_primary
 from cscvault.analysis.samples import add_months
 from cscvault.analysis.secondary import (
     SecondaryResult,
@@ -400,6 +409,78 @@ def _small_cluster_rows(sc: dict[str, Any], treatment: str) -> list[dict[str, An
     return rows
 
 
+# -- 5b. exposure time ---------------------------------------------------------------------------
+
+
+def exposure_time_analysis(cc: pd.DataFrame, spec: Spec, study: Study, *, delayed: bool = True) -> ExposureAnalysis:
+    """The primary GLMM (Laplace, LA random intercept, same covariates) with exposure-time coding; periods
+    in the study's order."""
+
+    def fitter(work: pd.DataFrame, treatment: str, extra: Sequence[str]) -> GlmmFit:
+        coded = Spec(treatment, spec.period, spec.cluster, spec.numeric, spec.factors, spec.references)
+        return coded.glmm(work, extra=extra, source="exposure-time model")
+
+    return analyse_exposure(
+        cc,
+        treatment=spec.treatment,
+        period=spec.period,
+        cluster=spec.cluster,
+        fitter=fitter,
+        period_order=[p.name for p in study.periods],
+        delayed=delayed,
+        source="complete-case sample",
+    )
+
+
+def exposure_rows(ex: ExposureAnalysis) -> list[dict[str, Any]]:
+    """results.json rows: `exposure_time_average` (term treatment), `exposure_time_<k>`,
+    `exposure_time_heterogeneity` (estimate = Wald chi-square) and `delayed_effect` (treatment, transition)."""
+    n, ev = ex.fit.n, ex.fit.n_events
+    model = "glmm-laplace-exposure-time"
+
+    def term_row(analysis: str, term: str, t: Any, model: str = model, nn: int = n, ee: int = ev) -> dict[str, Any]:
+        return _row(analysis, "complete_case", model, term, nn, ee, estimate=t.estimate, se=t.se,
+                    odds_ratio=t.odds_ratio, ci_low=t.ci_low, ci_high=t.ci_high, p_value=t.p_value)  # fmt: skip
+
+    rows = [term_row("exposure_time_average", "treatment", ex.average)]
+    rows += [term_row(f"exposure_time_{lv.exposure}", lv.effect.term, lv.effect) for lv in ex.levels]
+    if ex.heterogeneity is not None:
+        h = ex.heterogeneity
+        rows.append(_row("exposure_time_heterogeneity", "complete_case", model, f"wald_chi2_df{h.df}", n, ev,
+                         estimate=h.statistic, p_value=h.p_value))  # fmt: skip
+    if ex.delayed is not None:
+        d = ex.delayed
+        for term, t in (("treatment", d.effect), (TRANSITION_TERM, d.transition)):
+            rows.append(term_row("delayed_effect", term, t, "glmm-laplace-delayed", d.fit.n, d.fit.n_events))
+    return rows
+
+
+def exposure_summary(ex: ExposureAnalysis, immediate: GlmmFit | None) -> dict[str, Any]:
+    """The report's view: each exposure time, the average, the test, the delayed variant and, for
+    contrast, the immediate-effect estimate of the same (complete-case Laplace) model."""
+
+    def eff(t: Any) -> dict[str, Any]:
+        return {k: getattr(t, k) for k in ("estimate", "se", "odds_ratio", "ci_low", "ci_high", "p_value")}
+
+    h = ex.heterogeneity
+    out: dict[str, Any] = {
+        "n": ex.fit.n,
+        "n_events": ex.fit.n_events,
+        "levels": [{"exposure": lv.exposure, "n": lv.n, **eff(lv.effect)} for lv in ex.levels],
+        "average": eff(ex.average),
+        "heterogeneity": None if h is None else {"statistic": h.statistic, "df": h.df, "p_value": h.p_value},
+        "first_treated": dict(ex.first_treated),
+        "optimisers_agree": ex.fit.optimisers_agree,
+        "immediate": eff(immediate.effect) if immediate is not None else None,
+        "delayed": None,
+        "delayed_error": ex.delayed_error,
+        "transition_handling": DELAYED_RATIONALE,
+    }
+    if ex.delayed is not None:
+        out["delayed"] = {**eff(ex.delayed.effect), "transition": eff(ex.delayed.transition)}
+    return out
+
+
 # -- 7. sensitivity -------------------------------------------------------------------------------
 
 
@@ -511,6 +592,7 @@ def run_all(
     seed: int = DEFAULT_SEED,
     secondary: bool = True,
     sensitivity_analyses: bool = True,
+    exposure_analyses: bool = True,
 ) -> FullRun:
     """Run the whole analysis plan; record its rows under one run (plan 'all') and return them."""
     vault.require_role("analyst", "admin")
@@ -522,6 +604,10 @@ def run_all(
     sample = primary.sample
     frame = model_frame(sample.analysed, spec)
     cc = frame.dropna(subset=[*spec.factors, *spec.numeric])
+    # The primary fit leaves out the children of a covariate level with no events (or only events);
+    # analyses set beside it (its marginal effect, the exposure-time models) use the same children.
+    refs = {k: str(v) for k, v in spec.references.items()}
+    cc_primary, _ = drop_separated_levels(cc, OUTCOME, list(spec.factors), refs)
     summary: dict[str, Any] = {"notes": list(sample.notes)}
     rows = run.extra_rows
 
@@ -534,7 +620,7 @@ def run_all(
         )
         m = ()
         head = primary.headline.fit
-        me = average_marginal_effect_of(spec, cc, head)
+        me = average_marginal_effect_of(spec, cc_primary, head)
         summary["headline"] = {"m": 0, "n": head.n, "n_events": head.n_events, "treatment": _term_dict(head), "ame": me}
         rows.append(_row("primary", "complete_case", "ame-delta", "treatment:risk_difference", head.n, head.n_events,
                          **{k: me[k] for k in ("estimate", "se", "ci_low", "ci_high", "p_value")}))  # fmt: skip
@@ -589,6 +675,18 @@ def run_all(
         "ci_high": cp.effect.ci_high,
         "singular": cp.singular,
     }
+
+    # 4b. exposure time, when the plan lists it
+    planned = study.analysis_plan.get("models", {})
+    if exposure_analyses and "exposure_time" in planned:
+        try:
+            ex = exposure_time_analysis(cc_primary, spec, study, delayed="delayed_effect" in planned)
+        except (DataError, UsageError, np.linalg.LinAlgError, ArithmeticError) as exc:
+            summary["exposure_time"] = {"error": str(exc)}
+        else:
+            rows.extend(exposure_rows(ex))
+            immediate = primary.headline.fit if primary.headline.fit.n == ex.fit.n else None
+            summary["exposure_time"] = exposure_summary(ex, immediate)
 
     # 5. secondary outcomes
     inputs = load_secondary_inputs(vault.con)

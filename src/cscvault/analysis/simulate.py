@@ -2,8 +2,11 @@
 
 Each cluster switches from control to treatment at the start of its step; the step order is a
 random permutation (seeded). Outcomes follow the Hussey & Hughes logistic model with optional child
-covariates, a cluster random intercept and a cluster-period random effect. The generated data are
-child rows (one 0/1 outcome each) or, summed, binomial rows; `truth` records every parameter.
+covariates, a cluster random intercept and a cluster-period random effect. The treatment effect is
+immediate and constant (`log_or`) unless `exposure_log_ors` makes it depend on exposure time (periods
+since the cluster's first treated period), the case in which the immediate-effect model is biased
+(Kenny et al. 2022). The generated data are child rows (one 0/1 outcome each) or, summed, binomial
+rows; `truth` records every parameter.
 """
 
 from __future__ import annotations
@@ -36,6 +39,9 @@ class SteppedWedgeSpec:
     cluster_period_sd: float = 0.0
     covariates: tuple[str, ...] = ("female", "age_band", "prev_cpp")
     cluster_size_spread: float = 0.5  # 0 = equal sizes; larger = more unequal (lognormal sd)
+    # Log-OR at exposure 1, 2, ... (1 = the cluster's first treated period); exposures past the end of
+    # the tuple keep its last value. None: the immediate, constant effect `log_or`.
+    exposure_log_ors: tuple[float, ...] | None = None
 
     def __post_init__(self) -> None:
         if self.n_clusters < 2 or self.n_periods < 2:
@@ -47,6 +53,16 @@ class SteppedWedgeSpec:
             raise UsageError(f"unknown simulated covariate {sorted(unknown)[0]!r}")
         if self.n_children < self.n_clusters * self.n_periods:
             raise UsageError("n_children must be at least one per cluster-period")
+        if self.exposure_log_ors is not None and (
+            len(self.exposure_log_ors) == 0 or not all(math.isfinite(v) for v in self.exposure_log_ors)
+        ):
+            raise UsageError("exposure_log_ors must be a non-empty tuple of finite log odds ratios")
+
+    def effect_at(self, exposure: int) -> float:
+        """The true treatment log-OR at an exposure time (1 = first treated period)."""
+        if self.exposure_log_ors is None:
+            return self.log_or
+        return self.exposure_log_ors[min(exposure, len(self.exposure_log_ors)) - 1]
 
 
 @dataclass(frozen=True)
@@ -90,7 +106,15 @@ def simulate_stepped_wedge(spec: SteppedWedgeSpec, seed: int) -> SimulatedTrial:
     period = (cell_index % t + 1).astype(np.int16)
     treatment = (period >= starts[cluster]).astype(np.int8)
 
-    eta = intercept + period_effects[period - 1] + spec.log_or * treatment
+    # Drawing no random numbers here keeps every seed's data unchanged by the exposure option.
+    n_exposures = t - int(starts.min()) + 1  # the longest exposure any cluster reaches
+    effect_by_exposure = np.array([0.0, *(spec.effect_at(k) for k in range(1, n_exposures + 1))])
+    if spec.exposure_log_ors is None:
+        eta = intercept + period_effects[period - 1] + spec.log_or * treatment
+    else:
+        exposure = np.where(treatment == 1, period - starts[cluster] + 1, 0)
+        eta = intercept + period_effects[period - 1] + effect_by_exposure[exposure]
+        del exposure
     eta = eta + cluster_effect[cluster] + cell_effect[cluster, period - 1]
     cols: dict[str, np.ndarray] = {}
     if "female" in spec.covariates:
@@ -114,11 +138,17 @@ def simulate_stepped_wedge(spec: SteppedWedgeSpec, seed: int) -> SimulatedTrial:
             "outcome": outcome,
         }
     )
+    exposure_truth = {str(k): float(effect_by_exposure[k]) for k in range(1, n_exposures + 1)}
+    # The time-averaged effect over the exposure times the design observes (Kenny et al.'s TATE).
+    averaged = float(np.mean(effect_by_exposure[1:]))
+    log_or = spec.log_or if spec.exposure_log_ors is None else averaged
     truth = {
         "seed": seed,
         "spec": asdict(spec),
-        "log_or": spec.log_or,
-        "odds_ratio": math.exp(spec.log_or),
+        "log_or": log_or,  # with an exposure-time effect: the time-averaged one
+        "odds_ratio": math.exp(log_or),
+        "exposure_log_ors": exposure_truth,
+        "time_averaged_log_or": averaged,
         "intercept": intercept,
         "period_effects": {str(p + 1): float(period_effects[p] - period_effects[0]) for p in range(1, t)},
         "covariates": list(spec.covariates),

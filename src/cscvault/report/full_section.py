@@ -1,9 +1,9 @@
 """The report section for the whole analysis plan (an HTML fragment to place after the primary analysis).
 
 Headline multiple-imputation result, average marginal effect, small-cluster inference (FE-CR2, GEE
-variants, randomisation with the design's minimum attainable p), correlation structure, secondary
-outcomes and sensitivity analyses, and a forest plot of every odds-ratio analysis. Counts are rounded to
-the disclosure profile's base, as the primary report's model rows are.
+variants, randomisation with the design's minimum attainable p), correlation structure, exposure-time
+effects with their heterogeneity test, secondary outcomes and sensitivity analyses, and a forest plot of
+every odds-ratio analysis. Counts are rounded to the disclosure profile's base, as the primary report's model rows are.
 """
 
 from __future__ import annotations
@@ -60,6 +60,37 @@ Barnard-Rubin df {{ f(head.df, 1) }}, fraction of missing information {{ f(head.
 (95% CI {{ f(st.ci_low) }} to {{ f(st.ci_high) }}); ICC {{ f(st.icc) }} (LA only: {{ f(st.icc_cluster_only) }});
 cluster autocorrelation {{ f(st.cluster_autocorrelation) }}; likelihood-ratio test of the period variance
 p = {{ f(st.lr_p_value) }}{% if st.singular %} (a variance is estimated at zero){% endif %}.</p>
+
+{% if ex %}
+<h3>Exposure time</h3>
+{% if ex.get("error") %}<p>The exposure-time models could not be fitted: {{ ex.error }}</p>{% else %}
+<p>The primary model refitted with one odds ratio per exposure time (periods since the LA's go-live; each
+LA's first treated period is exposure time 1). If the effect builds up after go-live, the immediate-effect
+model mixes these with design weights that can be negative; the time-averaged effect is their plain mean.
+{{ ex.n }} children, complete case.</p>
+<table><thead><tr><th>Effect</th><th>Children</th><th>Odds ratio</th><th>95% CI</th><th>p</th></tr></thead>
+<tbody>{% for r in ex.levels %}<tr><td>Exposure time {{ r.exposure }}</td><td>{{ r.n }}</td>
+<td>{{ f(r.odds_ratio) }}</td><td>{{ ci(r.ci_low, r.ci_high) }}</td><td>{{ f(r.p_value) }}</td></tr>{% endfor %}
+<tr><td><strong>Time-averaged (mean over exposure times 1 to {{ ex.levels | length }})</strong></td><td></td>
+<td><strong>{{ f(ex.average.odds_ratio) }}</strong></td><td>{{ ci(ex.average.ci_low, ex.average.ci_high) }}</td>
+<td>{{ f(ex.average.p_value) }}</td></tr>
+{% if ex.immediate %}<tr><td>Immediate-effect model (primary, for contrast)</td><td></td>
+<td>{{ f(ex.immediate.odds_ratio) }}</td><td>{{ ci(ex.immediate.ci_low, ex.immediate.ci_high) }}</td>
+<td>{{ f(ex.immediate.p_value) }}</td></tr>{% endif %}
+{% if ex.delayed %}<tr><td>Delayed effect (from exposure time 2)</td><td></td><td>{{ f(ex.delayed.odds_ratio) }}</td>
+<td>{{ ci(ex.delayed.ci_low, ex.delayed.ci_high) }}</td><td>{{ f(ex.delayed.p_value) }}</td></tr>
+<tr><td>&nbsp;&nbsp;transition (first treated period)</td><td></td><td>{{ f(ex.delayed.transition.odds_ratio) }}</td>
+<td>{{ ci(ex.delayed.transition.ci_low, ex.delayed.transition.ci_high) }}</td>
+<td>{{ f(ex.delayed.transition.p_value) }}</td></tr>{% endif %}
+</tbody></table>
+{% if ex.heterogeneity %}<p>Heterogeneity over exposure time (H0: every exposure-time effect equal):
+Wald chi-square {{ f(ex.heterogeneity.statistic, 2) }} on {{ ex.heterogeneity.df }} df,
+p = {{ f(ex.heterogeneity.p_value) }}.
+With five LAs the last exposure times rest on one or two LAs, so this test has little power.</p>{% endif %}
+{% if ex.delayed %}<p class="note">Delayed effect: {{ ex.transition_handling }}.</p>
+{% else %}<p class="note">Delayed effect not estimated: {{ ex.delayed_error }}.</p>{% endif %}
+{% endif %}
+{% endif %}
 
 {% if secondary %}
 <h3>Secondary outcomes</h3>
@@ -211,6 +242,9 @@ def render_full_section(run: FullRun, study: Study) -> str:
         for r in s.get("secondary", [])
     ]  # fmt: skip
     sensitivity = [{**r, "n": _rounded(r.get("n"), base)} for r in s.get("sensitivity", [])]
+    ex = s.get("exposure_time")
+    if ex is not None and "error" not in ex:
+        ex = {**ex, "n": _rounded(ex["n"], base), "levels": [{**r, "n": _rounded(r["n"], base)} for r in ex["levels"]]}
     entries = forest_entries(run)
     forest = plots.forest([e[0] for e in entries], [e[1] for e in entries], [e[2] for e in entries],
                           [e[3] for e in entries])  # fmt: skip
@@ -226,6 +260,8 @@ def render_full_section(run: FullRun, study: Study) -> str:
             st=s["structures"],
             secondary=secondary,
             sensitivity=sensitivity,
+            ex=ex,
+            ci=_ci,
             forest="data:image/png;base64," + base64.b64encode(forest).decode(),
             notes=s.get("notes", []),
             f=_f,

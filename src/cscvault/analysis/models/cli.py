@@ -8,6 +8,7 @@ from typing import Annotated
 import pandas as pd
 import typer
 
+from cscvault.analysis.models.exposure import ExposureAnalysis, fit_exposure_frame
 from cscvault.analysis.models.glmm import GlmmFit, RandomEffects, fit_glmm_frame
 from cscvault.errors import DataError, UsageError
 
@@ -47,6 +48,26 @@ def _print_table(fit: GlmmFit) -> None:
     typer.echo(f"optimisers {agree} (max parameter difference {fit.max_param_difference:.2g})")
 
 
+def _print_exposure(result: ExposureAnalysis) -> None:
+    _print_table(result.fit)
+    typer.echo("exposure time (periods since the cluster's first treated period; 0 = control):")
+    typer.echo(f"{'effect':<24}{'estimate':>11}{'se':>10}{'OR':>9}{'95% CI':>20}{'p':>10}{'children':>10}")
+    rows = [(lv.effect, str(lv.n)) for lv in result.levels] + [(result.average, "")]
+    if result.delayed is not None:
+        rows += [(result.delayed.effect, ""), (result.delayed.transition, "")]
+    for t, n in rows:
+        ci = f"{t.ci_low:.3f}-{t.ci_high:.3f}"
+        typer.echo(f"{t.term:<24}{t.estimate:>11.5f}{t.se:>10.5f}{t.odds_ratio:>9.3f}{ci:>20}{t.p_value:>10.4g}{n:>10}")
+    het = result.heterogeneity
+    if het is not None:
+        typer.echo(
+            f"heterogeneity over exposure time: Wald chi-square {het.statistic:.3f} on {het.df} df, "
+            f"p = {het.p_value:.4g}"
+        )
+    if result.delayed is None:
+        typer.echo(f"delayed effect: not estimated ({result.delayed_error})")
+
+
 @app.command("glmm")
 def glmm(
     file: Annotated[Path, typer.Argument(help="CSV with one row per child or one binomial row per cell.")],
@@ -71,6 +92,15 @@ def glmm(
         str,
         typer.Option("--re", help="Random effects: cluster, or cluster-period (cluster + cluster x period)."),
     ] = "cluster",
+    exposure_time: Annotated[
+        bool,
+        typer.Option(
+            "--exposure-time",
+            help="Exposure-time indicator model: one effect per period since the cluster's first treated "
+            "period; headline = their mean (time-averaged effect), plus a heterogeneity test and the "
+            "delayed-effect variant.",
+        ),
+    ] = False,
     json_out: Annotated[bool, typer.Option("--json", help="Print one JSON document and nothing else.")] = False,
 ) -> None:
     """Logistic mixed model: treatment + factor(period) + covariates + (1|cluster) [+ (1|cluster:period)]."""
@@ -82,7 +112,8 @@ def glmm(
         raise UsageError(f"--re must be 'cluster' or 'cluster-period', not {re!r}")
     re_kind: RandomEffects = "cluster" if re == "cluster" else "cluster-period"
     frame = read_csv(file)
-    fit = fit_glmm_frame(
+    fit_fn = fit_exposure_frame if exposure_time else fit_glmm_frame
+    fit = fit_fn(
         frame,
         outcome=outcome,
         events=events,
@@ -99,5 +130,7 @@ def glmm(
         from cscvault.cli import print_json
 
         print_json(fit.to_dict())
+    elif isinstance(fit, ExposureAnalysis):
+        _print_exposure(fit)
     else:
         _print_table(fit)

@@ -56,7 +56,7 @@ class Design:
         return len(self.cell_cluster)
 
 
-def _level_order(values: pd.Series) -> list[object]:
+def level_order(values: pd.Series) -> list[object]:
     """Sorted levels: numerically when the column is numeric, else as text (R's factor() order)."""
     uniq: list[object] = pd.unique(values).tolist()
     if pd.api.types.is_numeric_dtype(values):
@@ -141,7 +141,7 @@ def build_design(
     # Period is in the key so the cluster-period random effect can be attached to collapsed rows. The
     # dummies are built afterwards on the few unique rows, which keeps millions of children cheap.
     cluster_codes, cluster_uniques = pd.factorize(frame[cluster], sort=True)
-    levels_of: dict[str, list[object]] = {c: _level_order(frame[c]) for c in [period, *factors]}
+    levels_of: dict[str, list[object]] = {c: level_order(frame[c]) for c in [period, *factors]}
     key = pd.DataFrame({"_c": cluster_codes})
     for c in [period, *factors]:
         key[f"f:{c}"] = pd.Categorical(frame[c], categories=levels_of[c]).codes

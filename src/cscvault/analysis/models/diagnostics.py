@@ -25,7 +25,8 @@ class Vif:
 def term_vifs(x: NDArray[np.float64], weights: NDArray[np.float64], terms: Mapping[str, tuple[int, ...]]) -> list[Vif]:
     """GVIF of each term from the weighted correlation matrix of the non-intercept columns.
 
-    Weights are the trials of collapsed rows, so the result equals the VIF on child-level rows.
+    Weights are the trials of collapsed rows, so the result equals the VIF on child-level rows. A term
+    with no columns (a factor with a single level in the data) has nothing to inflate and is left out.
     """
     cols = x[:, 1:]
     wsum = float(weights.sum())
@@ -37,6 +38,8 @@ def term_vifs(x: NDArray[np.float64], weights: NDArray[np.float64], terms: Mappi
     out = []
     for name, idx in terms.items():
         j = [i - 1 for i in idx]
+        if not j:
+            continue
         rest = [i for i in range(corr.shape[0]) if i not in j]
         _, ld_j = np.linalg.slogdet(corr[np.ix_(j, j)])
         ld_rest = np.linalg.slogdet(corr[np.ix_(rest, rest)])[1] if rest else 0.0

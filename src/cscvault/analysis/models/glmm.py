@@ -168,17 +168,17 @@ class GlmmFit:
         rest["terms"] = [asdict(t) for t in self.terms]
         rest["re_sd_by_level"] = rest.pop("re_sd")
         out.update({k: v for k, v in rest.items() if k not in out})
-        return _finite_or_none(out)  # type: ignore[no-any-return]
+        return finite_or_none(out)  # type: ignore[no-any-return]
 
 
-def _finite_or_none(value: Any) -> Any:
+def finite_or_none(value: Any) -> Any:
     """JSON has no NaN or infinity: such floats become null."""
     if isinstance(value, float):
         return value if math.isfinite(value) else None
     if isinstance(value, dict):
-        return {k: _finite_or_none(v) for k, v in value.items()}
+        return {k: finite_or_none(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
-        return [_finite_or_none(v) for v in value]
+        return [finite_or_none(v) for v in value]
     return value
 
 
@@ -367,7 +367,7 @@ def fit_glmm(design: Design, *, nagq: int = 1, re: RandomEffects = "cluster") ->
     cov_beta = cov[:p, :p]
     se = np.sqrt(np.diag(cov_beta))
     beta = theta_hat[:p]
-    terms = tuple(_term(name, float(b), float(s)) for name, b, s in zip(design.names, beta, se, strict=True))
+    terms = tuple(term_estimate(name, float(b), float(s)) for name, b, s in zip(design.names, beta, se, strict=True))
 
     sds = {name: float(theta_hat[p + i]) for i, name in enumerate(sd_names)}
     var = {k: v * v for k, v in sds.items()}
@@ -412,7 +412,7 @@ def _exp(x: float) -> float:
     return math.exp(x) if x < 709.0 else math.inf
 
 
-def _term(name: str, est: float, se: float) -> TermEstimate:
+def term_estimate(name: str, est: float, se: float) -> TermEstimate:
     z = est / se
     lo, hi = est - Z_975 * se, est + Z_975 * se
     return TermEstimate(
@@ -475,7 +475,7 @@ class StructureComparison:
     treatment_shift: float  # change in the treatment log-OR when the period effect is added
 
     def to_dict(self) -> dict[str, Any]:
-        return _finite_or_none(  # type: ignore[no-any-return]
+        return finite_or_none(  # type: ignore[no-any-return]
             {
                 "lr_statistic": self.lr_statistic,
                 "p_value": self.p_value,

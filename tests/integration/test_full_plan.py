@@ -180,6 +180,8 @@ def test_run_all_rows_have_the_results_shape_and_are_recorded(full_run: tuple[Pa
     assert ("primary", "glmm-laplace-cluster-period") in models
     assert ("small_cluster", "gee-exchangeable-md") in models
     assert any(r["model"] == "ame-delta-rubin" for r in rows)
+    (mde,) = [r for r in rows if r["analysis"] == "design"]
+    assert mde["odds_ratio"] < 1 and mde["term"] == "minimum_detectable_log_or_80"
     assert sorted(s["number"] for s in run.summary["secondary"]) == [1, 2, 3, 4, 5, 6]
     assert all(isinstance(r["n_events"], int) and isinstance(r["n"], int) for r in rows)
     json.dumps(run.summary, default=str)  # the summary is JSON-able for results.json
@@ -200,6 +202,16 @@ def test_headline_is_multiple_imputation_and_matches_rubin_by_hand(full_run: tup
     assert check.estimate == head["treatment"]["estimate"]
     assert "multiple imputation (m = 2)" in html and "minimum p 0.0833" in html
     assert "Secondary outcomes" in html and "data:image/png;base64," in html
+    assert "minimum detectable effect" in html
+
+
+def test_minimum_detectable_effect_has_the_requested_power() -> None:
+    from cscvault.analysis.power import power_from_se
+
+    mde = full.minimum_detectable(0.1)
+    assert mde["odds_ratio"] < 1
+    assert power_from_se(mde["log_or"], 0.1) == pytest.approx(0.8, abs=1e-9)
+    assert full.minimum_detectable(float("nan"))["odds_ratio"] is None
 
 
 def test_complete_case_ame_uses_the_primary_models_design(spec: full.Spec) -> None:

@@ -53,6 +53,7 @@ from cscvault.analysis.models.randomisation import (
     study_design,
 )
 from cscvault.analysis.models.robust import fit_fe_cr2
+from cscvault.analysis.power import minimum_detectable_effect
 from cscvault.analysis.primary import RESULT_FIELDS, PrimaryRun, delivery_set, drop_separated_levels, run_primary
 from cscvault.analysis.samples import add_months
 from cscvault.analysis.secondary import (
@@ -165,6 +166,15 @@ def _row(analysis: str, sample: str, model: str, term: str, n: int, events: int,
         x = v.get(k)
         row[k] = None if x is None or not math.isfinite(float(x)) else float(x)
     return {k: row[k] for k in RESULT_FIELDS}
+
+
+def minimum_detectable(se: float | None, power: float = 0.8, alpha: float = 0.05) -> dict[str, Any]:
+    """The smallest protective odds ratio the headline test detects with `power`, given its standard error
+    (what the design and the data could show; the type I error itself comes from `cscvault design null-sim`)."""
+    if se is None or not math.isfinite(se):
+        return {"power": power, "alpha": alpha, "log_or": None, "odds_ratio": None}
+    log_or = -minimum_detectable_effect(se, alpha=alpha, power=power)
+    return {"power": power, "alpha": alpha, "log_or": log_or, "odds_ratio": math.exp(log_or)}
 
 
 def _exp(x: float | None) -> float | None:
@@ -650,6 +660,10 @@ def run_all(
         )
     if summary["imputation"]:
         summary["headline"] = summary["imputation"][0]
+    summary["design"] = minimum_detectable(summary["headline"]["treatment"]["se"])
+    rows.append(_row("design", "headline", "wald-z", "minimum_detectable_log_or_80", summary["headline"]["n"],
+                     summary["headline"]["n_events"], estimate=summary["design"]["log_or"],
+                     odds_ratio=summary["design"]["odds_ratio"]))  # fmt: skip
 
     # 3. small-cluster inference
     sc = small_cluster(cc, spec, study)

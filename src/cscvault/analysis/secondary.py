@@ -38,8 +38,11 @@ PARENTAL_FACTORS = ("1B", "2B", "3A", "3B", "3C", "4B")
 """Assessment factors for parental alcohol (1B), drugs (2B), domestic abuse (3A-3C), mental health (4B)."""
 MIN_EVENTS = 5  # fewer events (or non-events) than this in a binary sample: not estimable, said so
 SCHOOL_AGE_YEARS = 5
-# Term start and end within the calendar year named by the attendance return's "YYYY-term" label.
-TERM_DATES = {"spring": ((1, 1), (3, 31)), "summer": ((4, 15), (7, 31)), "autumn": ((9, 1), (12, 20))}
+# Term start and end within the calendar year named by the attendance return's "YYYY-term" label: the
+# usual English school year (spring from the first week of January, never New Year's Day; summer to the
+# fourth week of July). Only the starts decide which terms follow a referral; the third term's end decides
+# censoring.
+TERM_DATES = {"spring": ((1, 5), (3, 31)), "summer": ((4, 15), (7, 22)), "autumn": ((9, 1), (12, 20))}
 
 _DATE_SOURCES = (
     ("referrals", ("referral_date",)),

@@ -5,7 +5,9 @@ autumn census = summer term). Files follow the LIIA school-census naming by cens
 (`<calendar year>_<term>_pupilonroll.csv`) and column names of the `pupilonroll` table; the pupil is
 matched to the LA's child id (`lachildid`), as an LA-matched extract for the trial would be.
 Termly absence totals are given as in census files up to autumn 2024; the sex column is `gender` before
-the autumn 2023 census and `sex` from then on.
+the autumn 2023 census and `sex` from then on. Only censuses held inside the study's data window are
+written (an extract for the study): the autumn term of the window's last year is collected by the next
+January's census, after the window, so its absence is not delivered.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import csv
 import datetime as dt
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import numpy.typing as npt
@@ -21,6 +24,9 @@ import numpy.typing as npt
 from cscvault.synth.dates import NO_DATE, IntArray, day, first_of_month, fmt
 from cscvault.synth.dgp import Batch, Settings, age_years_at, batch_rng
 from cscvault.synth.identifiers import BaitLog, names, upns
+
+if TYPE_CHECKING:
+    from cscvault.study.model import Study
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -56,6 +62,27 @@ def terms(study_start: dt.date, study_end: dt.date) -> list[Term]:
         )
     lo, hi = day(study_start), day(study_end)
     return [t for t in out if t.start >= lo and t.end <= hi]
+
+
+CENSUS_MONTH = {"spring": 1, "summer": 5, "autumn": 10}
+
+
+def census_date(census: str) -> dt.date:
+    """First day of a census's month ('2021_spring' -> 2021-01-01), the date a census row carries."""
+    year, term = census.split("_")
+    return dt.date(int(year), CENSUS_MONTH[term], 1)
+
+
+def delivered_terms(ts: list[Term], study: Study) -> set[int]:
+    """Indices of the terms whose collecting census lies inside the study's data window."""
+    w = study.windows
+    return {k for k, t in enumerate(ts) if w.data_start <= census_date(t.census) <= w.data_end}
+
+
+def term_label(t: Term) -> str:
+    """The attendance term as the vault labels it: 'Autumn term 2020' -> '2020-autumn'."""
+    name, _, year = t.label.split(" ")
+    return f"{year}-{name.lower()}"
 
 
 @dataclass
@@ -199,9 +226,10 @@ class SchoolCensusWriter:
             upn = upns(rng, b.n, b.la.la.dfe_code)
         year_index = {y: j for j, y in enumerate(sd.census_years)}
         yn = np.array(["N", "Y"], dtype=object)
+        delivered = delivered_terms(sd.terms, self.s.study)
         for k, t in enumerate(sd.terms):
             rows = np.flatnonzero(sd.a_term == k)
-            if rows.size == 0:
+            if rows.size == 0 or k not in delivered:
                 continue
             ch = sd.a_child[rows]
             w = self._writer(t.census)

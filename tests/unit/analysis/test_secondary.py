@@ -168,8 +168,19 @@ def test_rereferral_needs_parental_factors_at_that_referral() -> None:
 
 def test_term_dates_parse_the_return_labels() -> None:
     assert sec.term_dates("2021-autumn") == (T("2021-09-01"), T("2021-12-20"))
-    assert sec.term_dates("2022-spring") == (T("2022-01-01"), T("2022-03-31"))
+    assert sec.term_dates("2022-spring") == (T("2022-01-05"), T("2022-03-31"))  # schools never open on 1 January
+    assert sec.term_dates("2022-summer") == (T("2022-04-15"), T("2022-07-22"))
     assert sec.term_dates("Autumn 2021") is None
+
+
+def test_a_referral_in_the_new_year_holiday_is_followed_by_that_spring_term() -> None:
+    base = _base([("a", "2022-01-03", 8)])
+    att = pd.DataFrame(
+        [("a", t, 100, 5) for t in ("2022-spring", "2022-summer", "2022-autumn", "2023-spring")],
+        columns=["child_key", "term", "sessions_possible", "sessions_unauthorised_absence"],
+    )
+    s = sec.derive_absence(base, _inputs(attendance=att)).set_index("child_key")
+    assert s.loc["a", "terms"] == ("2022-spring", "2022-summer", "2022-autumn")
 
 
 def test_absence_sums_the_three_terms_after_referral() -> None:

@@ -3,7 +3,7 @@
 Issue 5's validation (`make validate`, not `make test`): each trial is the synthetic generator at the
 real sample size (about 28,000 children in the primary sample) with a new seed; its children go through
 the product's own primary-sample code (`primary_sample_from_frames`, fed in memory by
-`cscvault.synth.vault_frames`) and the plan's primary model (complete case, Laplace). Bias of the log odds
+`cscvault.synth.frames`) and the plan's primary model (complete case, Laplace). Bias of the log odds
 ratio and 95% CI coverage are measured against two targets:
 
 * truth.json's `care_18m_odds_ratio`: the per-referral odds ratio the generator applies. The primary
@@ -33,13 +33,10 @@ import numpy as np
 import pytest
 
 from cscvault.analysis.primary import fit_primary_models
-from cscvault.analysis.samples import PrimarySample, primary_sample_from_frames
+from cscvault.analysis.samples import PrimarySample
 from cscvault.study import load_study
-from cscvault.synth import dgp
-from cscvault.synth.generate import _default_per_la
-from cscvault.synth.rates import load_rates
+from cscvault.synth import frames
 from cscvault.synth.truth import TruthAccumulator, build_truth
-from cscvault.synth.vault_frames import vault_frames
 
 STUDY = load_study()
 EFFECT_OR = 0.85  # the synth default, as in the trial's protocol
@@ -49,17 +46,14 @@ ESTIMAND_SCALE = 10
 
 
 def simulate(seed: int, scale: float = 1.0, effect_or: float = EFFECT_OR) -> tuple[PrimarySample, dict[str, Any]]:
-    """One synthetic trial (clean data): its primary sample and its truth.json document."""
-    rates = load_rates(STUDY)
-    settings = dgp.calibrate(STUDY, rates.common, rates.las, seed, effect_or, True)
-    per_la = {k: int(v * scale) for k, v in _default_per_la(STUDY, rates).items()}
+    """One synthetic trial (clean data): its primary sample, derived by the product's code, and its truth.json."""
+    settings, batches = frames.simulate(seed, study=STUDY, effect_or=effect_or, scale=scale)
     acc = TruthAccumulator(STUDY)
-    batches = []
-    for i, la in enumerate(rates.las):
-        for k, (size, first) in enumerate(dgp.batch_plan(per_la[la.la.ons_code])):
-            b = dgp.simulate_batch(settings, la, i, k, size, first)
-            acc.add(b)
-            batches.append(b)
+    for b in batches:
+        acc.add(b)
+    per_la: dict[str, int] = {}
+    for b in batches:
+        per_la[b.la.la.ons_code] = per_la.get(b.la.la.ons_code, 0) + b.n
     truth = build_truth(
         settings,
         acc,
@@ -69,7 +63,8 @@ def simulate(seed: int, scale: float = 1.0, effect_or: float = EFFECT_OR) -> tup
         files=[],
         dr1_fsm_missing_share={},
     )
-    return primary_sample_from_frames(*vault_frames(batches), STUDY), truth
+    sample = frames.vault_frames(batches, settings, STUDY, with_school=False).product_sample(STUDY)
+    return sample, truth
 
 
 def fit(sample: PrimarySample) -> dict[str, float]:

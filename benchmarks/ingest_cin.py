@@ -37,6 +37,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -101,10 +102,46 @@ def _clock(text: str) -> float:
     return seconds
 
 
+def _session_rss(sid: int) -> int:
+    """Resident bytes of every process in session `sid` (the command, its worker processes and `time`)."""
+    total = 0
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as fh:
+                fields = fh.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[3]) == sid:  # fields after the command name: state ppid pgrp session ...
+            total += int(fields[21]) * os.sysconf("SC_PAGE_SIZE")
+    return total
+
+
+class _TreePeak:
+    """Samples the summed RSS of a session every 0.2 s: /usr/bin/time reports the largest single process,
+    which understates the memory of an ingest that runs worker processes."""
+
+    def __init__(self, sid: int) -> None:
+        self.sid, self.peak, self._stop = sid, 0, threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.wait(0.2):
+            self.peak = max(self.peak, _session_rss(self.sid))
+
+    def stop(self) -> float:
+        self._stop.set()
+        self._thread.join()
+        return round(self.peak / 2**20, 1)
+
+
 def timed(
     cmd: list[str], cwd: Path | None = None, env: dict[str, str] | None = None, timeout: float | None = None
 ) -> dict[str, Any]:
-    """Run `cmd` under /usr/bin/time -v; return wall, cpu, peak RSS and the command's stdout."""
+    """Run `cmd` under /usr/bin/time -v; return wall, cpu (the command and its children), peak RSS (the
+    largest process) and peak summed RSS of the process tree, and the command's stdout."""
     with tempfile.NamedTemporaryFile("r", suffix=".time") as tf:
         t0 = time.perf_counter()
         proc = subprocess.Popen(
@@ -116,11 +153,13 @@ def timed(
             text=True,
             start_new_session=True,
         )
+        tree = _TreePeak(proc.pid)
         try:
             stdout, stderr = proc.communicate(timeout=timeout)
         except subprocess.TimeoutExpired:
             os.killpg(proc.pid, signal.SIGKILL)  # the session this call started: time and its child only
             proc.communicate()
+            tree.stop()
             return {
                 "timed_out": True,
                 "wall_s": round(time.perf_counter() - t0, 2),
@@ -129,6 +168,7 @@ def timed(
                 "stdout": "",
             }
         elapsed = time.perf_counter() - t0
+        tree_mb = tree.stop()
         report = tf.read()
     if proc.returncode != 0:
         raise SystemExit(f"command failed ({proc.returncode}): {' '.join(cmd)}\n{stderr[-2000:]}")
@@ -144,6 +184,7 @@ def timed(
         "user_s": user,
         "system_s": system,
         "peak_rss_mb": round(int(field("Maximum resident set size (kbytes)")) / 1024, 1),
+        "peak_tree_rss_mb": tree_mb,
         "stdout": stdout,
     }
 
@@ -254,7 +295,8 @@ def derived(result: dict[str, Any]) -> tuple[dict[str, float | None], dict[str, 
     goal: dict[str, bool] = {}
     enc = result.get("ingest_encrypted")
     if enc:
-        goal = {"wall_under_180s": enc["wall_s"] < GOAL_SECONDS, "peak_rss_under_2gb": enc["peak_rss_mb"] < GOAL_RSS_MB}
+        peak = max(enc["peak_rss_mb"], enc.get("peak_tree_rss_mb", 0.0))
+        goal = {"wall_under_180s": enc["wall_s"] < GOAL_SECONDS, "peak_rss_under_2gb": peak < GOAL_RSS_MB}
         plain = result.get("ingest_unencrypted")
         if plain:
             ratios["encrypted_vs_unencrypted_wall"] = ratio(enc["wall_s"], plain["wall_s"])
@@ -379,10 +421,11 @@ def print_table(r: dict[str, Any]) -> None:
             rows.append(("validator run, all rules (one file)", v["run_one_file"]))
     d = r["data"]
     print(f"\n{r['children']:,} children, {d['xml_files']} CIN files, {d['xml_mb']} MB; one file: {d['one_file']}")
-    print(f"{'':44} {'wall s':>9} {'cpu s':>9} {'peak MB':>9}")
+    print(f"{'':44} {'wall s':>9} {'cpu s':>9} {'peak MB':>9} {'tree MB':>9}")
     for name, m in rows:
         note = "  (killed at timeout: lower bound)" if m.get("timed_out") else ""
-        print(f"{name:44} {m['wall_s']:9.1f} {m['cpu_s']:9.1f} {m['peak_rss_mb']:9.0f}{note}")
+        tree = m.get("peak_tree_rss_mb", 0.0)
+        print(f"{name:44} {m['wall_s']:9.1f} {m['cpu_s']:9.1f} {m['peak_rss_mb']:9.0f} {tree:9.0f}{note}")
     for k, v in r["ratios"].items():
         print(f"ratio {k}: {v}")
     if r.get("goal"):

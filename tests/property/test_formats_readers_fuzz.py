@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 
 from cscvault.errors import DataError
 from cscvault.ingest.pipeline import read_and_screen
+from cscvault.ingest.rules import rule
 from cscvault.study import load_study
 
 STUDY = load_study()
@@ -47,7 +48,9 @@ def _read(tmp_path, name: str, data: bytes):
         assert "\n" not in f.message
     long_values = {q.value for q in d.quarantine if len(q.value) >= 8}
     for f in d.findings:
-        assert not any(v in f.message for v in long_values)
+        # A value that is part of the rule's own wording ("NHS numb" in "...an NHS number...") is no leak.
+        wording = rule(f.rule_id).template
+        assert not any(v in f.message and v not in wording for v in long_values)
     if d.rejected:
         assert d.tables == {}
     return d

@@ -176,6 +176,9 @@ _SILENT = frozenset({"CPPreviewDate"})
 # Elements that need no bookkeeping beyond being collected (the hot path of a large census).
 _PLAIN = frozenset(_KNOWN - set(_IDENTIFIERS) - _NOT_KEPT - set(_YEARS))
 _LOCAL_CACHE: dict[object, str] = {}
+# Element kinds in `_Parse.child`: not an element, a container with no fields, a record opener, a leaf,
+# and one that needs bookkeeping first (identifier, dropped, unknown, out of its years).
+_NODE, _CONTAINER, _OPEN, _LEAF, _FLAG = range(5)
 
 
 def _local(tag: object) -> str:
@@ -259,9 +262,13 @@ class _Parse:
         }
         # Codes and dates repeat: keep one string object per distinct value.
         self.interned: dict[str, str] = {}
+        self.appenders = {t: [(c, values.append) for c, values in cols.items()] for t, cols in self.cols.items()}
         self.n_children = 0
         self.year: int | None = None
         self.reported: set[str] = set()
+        self.roles: dict[object, tuple[int, str, str, str]] = {}
+        self.flagged: set[str] = set()  # reported by `flag` with the year known: nothing more to say
+        self.births_reported: set[str] = set()
 
     # -- helpers ---------------------------------------------------------------------------------
 
@@ -269,20 +276,6 @@ class _Parse:
         if key not in self.reported:
             self.reported.add(key)
             self.sink.add(rule_id, **params)  # type: ignore[arg-type]
-
-    def text(self, el: Any, loc: str, field: str) -> str | None:
-        raw: str | None = el.text
-        if raw is None:
-            return None
-        raw = raw.strip()
-        if not raw:
-            return None
-        if len(raw) < 200 and raw[0] not in "=+-@":
-            # The common case: a short code or date, nothing to screen. Ids are unique: not interned.
-            if field == "la_child_id" or len(raw) > 40:
-                return raw
-            return self.interned.setdefault(raw, raw)
-        return screen_cell(raw, self.sink, loc, field)
 
     def check_year(self, name: str) -> None:
         span = _YEARS.get(name)
@@ -324,6 +317,25 @@ class _Parse:
                 # The file names an LA outside the study: that is a finding, never a guess from the path.
                 self.staged.la = f"LEA {lea}"
 
+    def role(self, tag: object) -> tuple[int, str, str, str]:
+        """What an element tag does in `child`: (kind, local name, table, field), cached per file.
+        An element that needs bookkeeping (`flag`) keeps the _FLAG kind until it has been reported
+        with the year known; after that the report would be a repeat and it is read like any other."""
+        name = _local(tag)
+        if not name:
+            kind, table, field = _NODE, "", ""
+        elif name not in _PLAIN and not (name in self.flagged and name != "DateOfInitialCPC"):
+            kind, table, field = _FLAG, "", ""
+        elif name in _MODULES:
+            kind, table, field = _OPEN, _MODULES[name], ""
+        elif name in _LEAVES:
+            kind, (table, field) = _LEAF, _LEAVES[name]
+        else:
+            kind, table, field = _CONTAINER, "", ""
+        found = (kind, name, table, field)
+        self.roles[tag] = found
+        return found
+
     def child(self, el: Any, loc: str) -> None:
         """One pass over the child's subtree in document order: a container opens a record, a leaf
         fills a field of the innermost open record of its kind."""
@@ -342,23 +354,37 @@ class _Parse:
         events: list[tuple[str, dict[str, object]]] = []
         current: dict[str, dict[str, object]] = {}
         counters: dict[str, int] = {}
-        factors: list[str] = []
         ref_loc = loc
+        roles = self.roles
+        interned = self.interned
         for sub in el.iterdescendants():
-            name = _local(sub.tag)
-            if not name:
+            tag = sub.tag
+            role = roles.get(tag)
+            if role is None:
+                role = self.role(tag)
+            kind = role[0]
+            if kind == _NODE:
                 continue
             tail = sub.tail
-            if tail is not None and tail.strip():
-                self.once(f"tail:{name}", "FMT-016", line=sub.sourceline or 0)
-            if name not in _PLAIN:
-                in_s47 = name == "DateOfInitialCPC" and _local(sub.getparent().tag) == "Section47"
-                if not in_s47:
+            if tail and not tail.isspace():
+                self.once(f"tail:{role[1]}", "FMT-016", line=sub.sourceline or 0)
+            if kind == _CONTAINER:
+                continue
+            if kind == _FLAG:
+                name = role[1]
+                if name == "DateOfInitialCPC" and _local(sub.getparent().tag) == "Section47":
+                    role = (_LEAF, name, *_LEAVES[name])
+                else:
                     self.flag(name)
+                    if self.year is not None:
+                        self.flagged.add(name)
+                        del roles[tag]  # looked up afresh next time (see `role`)
                     if name == "DateOfInitialCPC" or (name not in _MODULES and name not in _LEAVES):
                         continue
-            module = _MODULES.get(name)
-            if module is not None:
+                    role = (_OPEN, name, _MODULES[name], "") if name in _MODULES else (_LEAF, name, *_LEAVES[name])
+                kind = role[0]
+            if kind == _OPEN:
+                name, module = role[1], role[2]
                 if module == "referrals":
                     counters = {}
                     ref_loc = f"{loc}/CINdetails[{len(referrals) + 1}]"
@@ -369,17 +395,31 @@ class _Parse:
                     n = counters[name] = counters.get(name, 0) + 1
                     rec = {LOC: f"{ref_loc}/{name}[{n}]", "_ref": current.get("referrals")}
                     if module == "assessments":
-                        factors = []
-                        rec["_factors"] = factors
+                        rec["_factors"] = []
                     current[module] = rec
                     events.append((module, rec))
                 continue
-            target = _LEAVES.get(name)
-            if target is None:
-                continue  # a container with no fields of its own (ChildIdentifiers, Disabilities...)
-            module, field = target
+            # A leaf. Most values are short codes or dates with nothing to screen (the fast path).
+            module, field = role[2], role[3]
             if module == "children":
-                value = self.text(sub, loc, field)
+                rec_open: dict[str, object] | None = kid
+                where = loc
+            else:
+                rec_open = current.get(module)
+                if rec_open is None:
+                    continue  # a leaf outside its module (schema-invalid nesting): ignored
+                where = str(rec_open[LOC])
+            raw: str | None = sub.text
+            value: str | None = None
+            if raw is not None:
+                raw = raw.strip()
+                if raw:
+                    if len(raw) < 200 and raw[0] not in "=+-@":
+                        # Ids are unique: not interned. Codes and dates repeat: one string per value.
+                        value = raw if field == "la_child_id" or len(raw) > 40 else interned.setdefault(raw, raw)
+                    else:
+                        value = screen_cell(raw, self.sink, where, field)
+            if module == "children":
                 if field == "disability":
                     if value:
                         disabilities.append(value)
@@ -388,15 +428,15 @@ class _Parse:
                         kid["gender"] = value
                 else:
                     kid[field] = value
-                if field in {"birth_month", "expected_birth"}:
-                    self.once(f"birth:{name}", "ID-002", column=name)
-                    self.sink.drop_column(name)
+                if field == "birth_month" or field == "expected_birth":
+                    name = role[1]
+                    if name not in self.births_reported:
+                        self.births_reported.add(name)
+                        self.once(f"birth:{name}", "ID-002", column=name)
+                        self.sink.drop_column(name)
+            elif rec_open is None:
                 continue
-            rec_open = current.get(module)
-            if rec_open is None:
-                continue  # a leaf outside its module (schema-invalid nesting): ignored
-            value = self.text(sub, str(rec_open[LOC]), field)
-            if field == "factors":
+            elif field == "factors":
                 if value:
                     factors_list = rec_open["_factors"]
                     assert isinstance(factors_list, list)
@@ -451,5 +491,6 @@ class _Parse:
         self.check_year(name)
 
     def add(self, table: str, rec: dict[str, object]) -> None:
-        for column, values in self.cols[table].items():
-            values.append(rec.get(column))
+        get = rec.get
+        for column, append in self.appenders[table]:
+            append(get(column))

@@ -12,6 +12,7 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
+import numpy as np
 import pandas as pd
 
 from cscvault.formats.base import LOC, Collector
@@ -23,6 +24,7 @@ from cscvault.study.model import Study
 
 BIRTH_FIELDS = frozenset({"birth_month", "expected_birth"})
 _MIN_BIRTH_YEAR = 1990
+_MAX_COUNT = 2.0**63  # a count the vault's integer columns cannot hold is out of range, not a crash
 
 
 @dataclass(frozen=True)
@@ -115,32 +117,65 @@ def _clean_column(
     census_year: int | None = None,
 ) -> pd.Series:
     col = df[spec.name]
-    present = col[col.notna()]
-    if present.empty:
+    # Each distinct value once (factorize keeps first-seen order and gives every row its value's code).
+    codes, uniques = pd.factorize(col.to_numpy(dtype=object), use_na_sentinel=True)
+    if len(uniques) == 0:
         return col
-    uniques = list(dict.fromkeys(present.tolist()))
-    check = _checker(spec, study, uniques, table_name, census_year)
-    results = {u: check(u) for u in uniques}
+    distinct = list(uniques)
+    check, context = _checker(spec, study, distinct, table_name, census_year)
+    results = _check_all(check, context, distinct)
     # A referral date repeated on an event is reported once, on the referral itself.
     silent = silent or spec.kind == "link_date"
-    flagged = {u: res for u, res in results.items() if not silent and (res.rule is not None or res.warn is not None)}
+    flagged = [] if silent else [i for i, res in enumerate(results) if res.rule is not None or res.warn is not None]
     if flagged:
-        mask = col.isin(list(flagged))
-        owners = df.loc[mask, "la_child_id"] if "la_child_id" in df.columns else pd.Series(None, index=col[mask].index)
-        for loc, u, owner in zip(df.loc[mask, LOC], col[mask], owners, strict=True):
-            res = flagged[u]
+        mask = np.isin(codes, flagged)
+        raw = col.to_numpy(dtype=object)[mask]
+        owners = df["la_child_id"].to_numpy(dtype=object)[mask] if "la_child_id" in df.columns else [None] * len(raw)
+        for loc, code, u, owner in zip(df[LOC].to_numpy(dtype=object)[mask], codes[mask], raw, owners, strict=True):
+            res = results[code]
             params = dict(res.params)
             if res.rule is not None:
                 sink.add(res.rule, str(loc), spec.name, value=u, child_id=owner, table=table_name, **params)
             else:
                 sink.add(str(res.warn), str(loc), spec.name, table=table_name, **params)
-    mapping = {u: res.value for u, res in results.items()}
-    return col.map(lambda v: mapping.get(v) if v is not None else None).astype(object)
+    # Row values by code; the extra last slot (code -1) is a missing value.
+    values = np.empty(len(results) + 1, dtype=object)
+    values[:-1] = [res.value for res in results]
+    values[-1] = None
+    return pd.Series(values[codes], index=col.index, dtype=object)
+
+
+# Outcomes of text values already checked, per checking context (everything the check depends on besides
+# the value): the same dates and codes recur in every column, table and file of a delivery set. In memory
+# only, bounded, and emptied by `forget_checked()` at the end of an ingest.
+_MEMO: dict[tuple[object, ...], dict[str, Outcome]] = {}
+_MEMO_MAX = 50_000
+
+
+def forget_checked() -> None:
+    _MEMO.clear()
+
+
+def _check_all(check: Callable[[object], Outcome], context: tuple[object, ...], values: list[object]) -> list[Outcome]:
+    memo = _MEMO.setdefault(context, {})
+    if len(memo) > _MEMO_MAX:
+        memo.clear()
+    out = []
+    for v in values:
+        if type(v) is str:  # only text: 1, 1.0 and True are equal keys but are not checked alike
+            res = memo.get(v)
+            if res is None:
+                res = memo[v] = check(v)
+        else:
+            res = check(v)
+        out.append(res)
+    return out
 
 
 def _checker(
     spec: FieldSpec, study: Study, uniques: list[object], table_name: str, census_year: int | None = None
-) -> Callable[[object], Outcome]:
+) -> tuple[Callable[[object], Outcome], tuple[object, ...]]:
+    """The check of one column's values, and the context that check depends on besides the value."""
     year_label = f"{census_year - 1}/{census_year % 100:02d}" if census_year else ""
     out_of_year = Outcome(None, warn="CODE-017", params=(("year", year_label),))
     if spec.kind in {"date", "link_date", "month"}:
@@ -165,7 +200,7 @@ def _checker(
                 return Outcome(day, warn="DATE-002", params=(("reading", parsed.reading),))
             return Outcome(day)
 
-        return check_date
+        return check_date, ("date", birth, month_ok, day_first, w.data_start, w.data_end)
     if spec.kind == "code":
         assert spec.code_table is not None
         code_table = spec.code_table
@@ -186,7 +221,7 @@ def _checker(
                 rid = "ID-106"
             return Outcome(None, rid or table(code_table).rule)
 
-        return check_code
+        return check_code, ("code", code_table, census_year)
     if spec.kind == "factors":
 
         def check_factors(raw: object) -> Outcome:
@@ -207,7 +242,7 @@ def _checker(
                 return Outcome(value, warn="CODE-016")
             return Outcome(value)
 
-        return check_factors
+        return check_factors, ("factors", census_year)
     if spec.kind in {"count", "number"}:
         integral = spec.kind == "count"
 
@@ -218,19 +253,19 @@ def _checker(
             number = _number(raw)
             if number is None:
                 return Outcome(None, "NUM-001")
-            if number < 0 or (integral and not number.is_integer()):
+            if number < 0 or (integral and not number.is_integer()) or (integral and number >= _MAX_COUNT):
                 return Outcome(None, "NUM-002")
             if spec.name == "unauthorised_pct" and number > 100:
                 return Outcome(None, "NUM-002")
             return Outcome(int(number) if integral else number)
 
-        return check_number
+        return check_number, ("number", spec.name, integral)
 
     def check_text(raw: object) -> Outcome:
         rid = _identifier_rule(raw)
         return Outcome(None, rid) if rid else Outcome(raw)
 
-    return check_text
+    return check_text, ("text",)
 
 
 def _identifier_rule(raw: object) -> str | None:

@@ -14,20 +14,26 @@ A crash at any point leaves the delivery wholly loaded or not at all (one DuckDB
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import duckdb
-import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
+from cscvault.errors import CscvaultError
 from cscvault.formats.base import Finding
-from cscvault.ingest.pipeline import ScreenedDelivery, read_and_screen, sha256_of
-from cscvault.ingest.pseudonymise import child_key
+from cscvault.ingest.clean import forget_checked
+from cscvault.ingest.pipeline import ScreenedDelivery, read_and_screen, sha256_of, to_arrow
+from cscvault.ingest.pseudonymise import child_key, child_keys
 from cscvault.ingest.rules import rule
+from cscvault.ingest.workers import default_workers, screened_in_order
 from cscvault.la.package import extracted_package, looks_like_package
 from cscvault.vault import Vault
 
@@ -92,20 +98,58 @@ def expand_paths(paths: Iterable[Path]) -> list[Path]:
     return [f for f in found if f.name not in NOT_RETURNS]
 
 
-def ingest_files(vault: Vault, paths: Iterable[Path], progress: Progress | None = None) -> IngestReport:
+def ingest_files(
+    vault: Vault, paths: Iterable[Path], progress: Progress | None = None, *, workers: int | None = None
+) -> IngestReport:
+    """Load each file (or package) as one delivery, in order. Files are read and screened in worker
+    processes (`workers`; default: one per core for a large job, none for a small one) while earlier
+    files are committed here; the result is the same as reading them one by one."""
     vault.require_role("admin")
     files = expand_paths(paths)
     report = IngestReport()
-    for i, path in enumerate(files):
-        if progress:
-            progress(path.name, i, len(files))
+    # A file already in the vault is not read again (re-runs are cheap and change nothing).
+    held: dict[Path, str] = {}
+    to_screen: list[Path] = []
+    for path in files:
         if looks_like_package(path):
-            report.deliveries += ingest_package(vault, path)
+            continue
+        try:
+            digest = sha256_of(path) if path.is_file() else ""
+        except OSError:
+            digest = ""  # read_and_screen names the problem when this file's turn comes
+        if digest and already_loaded(vault.con, digest):
+            held[path] = digest
         else:
-            report.deliveries.append(ingest_file(vault, path))
+            to_screen.append(path)
+    n_workers = default_workers(to_screen) if workers is None else workers
+    with (
+        contextlib.closing(screened_in_order(to_screen, vault.study, n_workers)) as screened,
+        _forgetting_checked_values(),
+    ):
+        for i, path in enumerate(files):
+            if progress:
+                progress(path.name, i, len(files))
+            if path in held:
+                report.deliveries.append(DeliveryResult(held[path], path.name, "already loaded"))
+            elif looks_like_package(path):
+                report.deliveries += ingest_package(vault, path)
+            else:
+                got_path, result = next(screened)
+                assert got_path == path
+                if isinstance(result, CscvaultError):
+                    raise result
+                report.deliveries.append(load_screened(vault, result))
     if progress:
         progress("", len(files), len(files))
     return report
+
+
+@contextlib.contextmanager
+def _forgetting_checked_values() -> Iterator[None]:
+    try:
+        yield
+    finally:
+        forget_checked()
 
 
 def ingest_package(vault: Vault, path: Path) -> list[DeliveryResult]:
@@ -141,16 +185,17 @@ def load_screened(vault: Vault, screened: ScreenedDelivery) -> DeliveryResult:
     loaded_tables: dict[str, int] = {}
     with vault.transaction() as con:
         if not screened.rejected and screened.la is not None:
-            key = vault.keys.pseudonym_key
+            tables = to_arrow(screened)
             # One HMAC per distinct child per delivery, not per table (the same ids recur in every table).
-            keys = _child_keys(screened.tables.values(), key, screened.la.ons_code)
-            for table, frame in screened.tables.items():
-                if frame.empty:
+            ids, keys = _child_keys(tables.values(), vault.keys.pseudonym_key, screened.la.ons_code)
+            for table, frame in tables.items():
+                if frame.num_rows == 0:
                     continue
-                df = _with_child_key(frame, keys) if "la_child_id" in frame else frame.copy()
-                df["la_code"] = screened.la.ons_code
-                df["delivery"] = screened.sha256
-                loaded_tables[table] = _load_table(con, table, df, screened.file, counts, extra)
+                if "la_child_id" in frame.column_names:
+                    frame = _with_child_key(frame, ids, keys)
+                loaded_tables[table] = _load_table(
+                    con, table, frame, screened.la.ons_code, screened.sha256, screened.file, counts, extra
+                )
         _store_delivery(vault, con, screened, loaded_tables, counts, extra)
     findings = Counter(f.rule_id for f in [*screened.findings, *extra])
     return DeliveryResult(
@@ -165,21 +210,20 @@ def load_screened(vault: Vault, screened: ScreenedDelivery) -> DeliveryResult:
     )
 
 
-def _child_keys(frames: Iterable[pd.DataFrame], key: bytes, la_code: str) -> dict[object, str]:
-    """`child_key` of every distinct LA id in the delivery's tables, computed once."""
-    ids = [f["la_child_id"] for f in frames if not f.empty and "la_child_id" in f]
+def _child_keys(frames: Iterable[pa.Table], key: bytes, la_code: str) -> tuple[pa.Array, pa.Array]:
+    """The distinct LA ids of the delivery's tables and their `child_key`s (computed once each)."""
+    ids = [f["la_child_id"].cast(pa.string()) for f in frames if "la_child_id" in f.column_names]
     if not ids:
-        return {}
-    every = pd.concat(ids, ignore_index=True)
-    return {v: child_key(key, la_code, str(v)) for v in pd.unique(every[every.notna()])}
+        return pa.array([], pa.string()), pa.array([], pa.string())
+    distinct = pc.drop_null(pc.unique(pa.chunked_array([c for i in ids for c in i.chunks], pa.string())))
+    return distinct, pa.array(child_keys(key, la_code, distinct.to_pylist()), pa.string())
 
 
-def _with_child_key(frame: pd.DataFrame, keys: dict[object, str]) -> pd.DataFrame:
+def _with_child_key(frame: pa.Table, ids: pa.Array, keys: pa.Array) -> pa.Table:
     """As `pseudonymise_frame`, from precomputed keys: `child_key` first, in place of the LA id."""
-    ids = frame["la_child_id"]
-    out = frame.drop(columns=["la_child_id"])
-    out.insert(0, "child_key", ids.map(keys).astype("string"))
-    return out
+    where = pc.index_in(frame["la_child_id"].cast(pa.string()), value_set=ids)
+    child = pc.take(keys, where)
+    return frame.drop_columns(["la_child_id"]).add_column(0, "child_key", child)
 
 
 _COLUMN_CACHE: dict[tuple[int, str], list[str]] = {}
@@ -202,17 +246,22 @@ def _columns(con: duckdb.DuckDBPyConnection, table: str) -> list[str]:
 def _load_table(
     con: duckdb.DuckDBPyConnection,
     table: str,
-    df: pd.DataFrame,
+    frame: pa.Table,
+    la_code: str,
+    delivery: str,
     file_name: str,
     counts: Counter[str],
     extra: list[Finding],
 ) -> int:
-    columns = [c for c in _columns(con, table) if c in df.columns]
-    # Scan the pandas frame once into a temporary table: the queries below read it up to four times, and
-    # each scan of a frame with string columns converts every value again.
-    con.register("incoming_frame", df[columns])
+    present = set(frame.column_names) | {"la_code", "delivery"}
+    columns = [c for c in _columns(con, table) if c in present]
+    # Copy the Arrow table once into a temporary table: the queries below read it up to four times.
+    # The delivery's LA code and SHA-256 are the same on every row: added here, as parameters.
+    own = [c for c in columns if c in frame.column_names and c not in {"la_code", "delivery"}]
+    select = ", ".join([*(f'"{c}"' for c in own), "?::VARCHAR AS la_code", "?::VARCHAR AS delivery"])
+    con.register("incoming_frame", frame.select(own))
     try:
-        con.execute("CREATE TEMP TABLE incoming AS SELECT * FROM incoming_frame")
+        con.execute(f"CREATE TEMP TABLE incoming AS SELECT {select} FROM incoming_frame", [la_code, delivery])
     finally:
         con.unregister("incoming_frame")
     try:
@@ -238,7 +287,6 @@ def _load_table(
         # INSERT answers the number of rows it wrote: this delivery's rows in the table (it is new, and each
         # table is loaded once per delivery), without scanning the whole table for them.
         after = con.execute(f"INSERT INTO main.{table} ({cols}) {new_rows}").fetchone()
-        delivery = df["delivery"].iloc[0]
         inserted = int(after[0]) if after else 0
         duplicates = (int(before[0]) if before else 0) - inserted
         if duplicates and keys:
@@ -264,13 +312,22 @@ def _load_children(
     con.execute(f"CREATE TEMP TABLE incoming_children AS SELECT {cols} FROM {source} n")
     try:
         present = [c for c in CHILD_ATTRIBUTES if f'"{c}"' in cols]
-        for attr in present:
-            conflict = con.execute(
-                f"SELECT count(*) FROM incoming_children n JOIN main.children t USING (child_key) "
-                f'WHERE t."{attr}" IS NOT NULL AND n."{attr}" IS NOT NULL AND t."{attr}" <> n."{attr}"'
-            ).fetchone()
-            if conflict and conflict[0]:
-                counts["conflicts"] += int(conflict[0])
+        conflicts: tuple[Any, ...] = ()
+        if present:
+            # One join with the held children for every attribute (the table grows with each delivery).
+            counted = ", ".join(
+                f'count(*) FILTER (WHERE t."{a}" IS NOT NULL AND n."{a}" IS NOT NULL AND t."{a}" <> n."{a}")'
+                for a in present
+            )
+            conflicts = (
+                con.execute(
+                    f"SELECT {counted} FROM incoming_children n JOIN main.children t USING (child_key)"
+                ).fetchone()
+                or ()
+            )
+        for attr, conflict in zip(present, conflicts, strict=True):
+            if conflict:
+                counts["conflicts"] += int(conflict)
                 extra.append(_finding("LINK-011", file_name, "children", attr, field=attr))
             corrected = con.execute(
                 f"SELECT count(*) FROM incoming_children n JOIN main.corrections c ON c.child_key = n.child_key "
@@ -279,9 +336,13 @@ def _load_children(
             ).fetchone()
             if corrected and corrected[0]:
                 extra.append(_finding("LINK-012", file_name, "children", attr, field=attr))
+        if present:
+            # Fill each attribute the held row lacks; a held value is never overwritten.
+            sets = ", ".join(f'"{a}" = coalesce(t."{a}", n."{a}")' for a in present)
+            gaps = " OR ".join(f'(t."{a}" IS NULL AND n."{a}" IS NOT NULL)' for a in present)
             con.execute(
-                f'UPDATE main.children t SET "{attr}" = n."{attr}" FROM incoming_children n '
-                f'WHERE t.child_key = n.child_key AND t."{attr}" IS NULL AND n."{attr}" IS NOT NULL'
+                f"UPDATE main.children t SET {sets} FROM incoming_children n "
+                f"WHERE t.child_key = n.child_key AND ({gaps})"
             )
         inserted = con.execute(
             f"INSERT INTO main.children ({cols}) SELECT {cols} FROM incoming_children n "

@@ -10,10 +10,11 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Mapping
 
+import numpy as np
 import pandas as pd
 
 from cscvault.formats.base import LOC, Collector
-from cscvault.ingest.dates import age_in_months
+from cscvault.ingest.dates import month_index
 from cscvault.ingest.schema import EVENT_TABLES, LINK, PRIMARY_DATE, STRUCTURAL
 from cscvault.study.model import DataDictionary
 
@@ -55,25 +56,41 @@ def derive_ages(
         if date_col is None or date_col not in df.columns:
             date_col = next((c for c in ("census_date", "start_date") if c in df.columns), None)
         df = df.copy()
-        own = df["birth_month"] if "birth_month" in df.columns else pd.Series([None] * len(df), index=df.index)
-        events = df[date_col] if date_col else pd.Series([None] * len(df), index=df.index)
-        ages: list[int | None] = []
-        bad_locs: list[str] = []
-        for cid, birth, event, loc in zip(df["la_child_id"], own, events, df.get(LOC, own), strict=True):
-            b = birth if birth is not None else lookup.get(cid)
-            if b is None or event is None:
-                ages.append(None)
-                continue
-            age = age_in_months(b, event)
-            if not MIN_AGE_MONTHS <= age <= MAX_AGE_MONTHS:
-                bad_locs.append(str(loc))
-                ages.append(None)
-            else:
-                ages.append(age)
-        for loc in bad_locs:
-            sink.add("AGE-001", loc, "age_months", table=name)
+        n = len(df)
+        births = (
+            df["birth_month"].to_numpy(dtype=object, copy=True)
+            if "birth_month" in df.columns
+            else np.full(n, None, dtype=object)
+        )
+        if lookup:
+            missing = np.flatnonzero(pd.isna(births))
+            if len(missing):
+                ids = df["la_child_id"].to_numpy(dtype=object)[missing]
+                births[missing] = [lookup.get(cid) for cid in ids]
+        b_month = _month_indexes(births)
+        e_month = _month_indexes(df[date_col].to_numpy(dtype=object) if date_col else np.full(n, None, dtype=object))
+        known = (b_month != _NO_MONTH) & (e_month != _NO_MONTH)
+        age = e_month - b_month
+        bad = known & ((age < MIN_AGE_MONTHS) | (age > MAX_AGE_MONTHS))
+        good = known & ~bad
+        ages = np.full(n, None, dtype=object)
+        ages[good] = age[good].tolist()
+        locs = df[LOC] if LOC in df.columns else df["birth_month"] if "birth_month" in df.columns else None
+        for loc in [] if locs is None else locs.to_numpy(dtype=object)[bad]:
+            sink.add("AGE-001", str(loc), "age_months", table=name)
         df["age_months"] = pd.Series(ages, index=df.index, dtype=object)
         out[name] = df
+    return out
+
+
+_NO_MONTH = np.iinfo(np.int64).min
+
+
+def _month_indexes(days: np.ndarray) -> np.ndarray:
+    """`month_index` of each date (as int64), _NO_MONTH where there is none; each distinct date once."""
+    codes, uniques = pd.factorize(days, use_na_sentinel=True)
+    per = np.array([month_index(d) for d in uniques] + [_NO_MONTH], dtype=np.int64)
+    out: np.ndarray = per[codes]
     return out
 
 

@@ -53,6 +53,8 @@ class ScreenedDelivery:
     # LA child id -> birth month, for later files of the same LA without dates of birth (held in
     # memory only; never stored, never printed).
     birth_months: dict[str, dt.date] = field(default_factory=dict, repr=False)
+    # The tables as Arrow, when they crossed from a worker process that way (`tables` is then empty).
+    arrow: dict[str, pa.Table] = field(default_factory=dict, repr=False)
 
     @property
     def rejected(self) -> bool:
@@ -65,7 +67,10 @@ class ScreenedDelivery:
 
     @property
     def rows_loaded(self) -> int:
-        return 0 if self.rejected else sum(len(df) for df in self.tables.values())
+        return 0 if self.rejected else sum(self.table_rows().values())
+
+    def table_rows(self) -> dict[str, int]:
+        return {k: len(v) for k, v in self.tables.items()} or {k: v.num_rows for k, v in self.arrow.items()}
 
     def findings_by_rule(self) -> dict[str, int]:
         return dict(sorted(Counter(f.rule_id for f in self.findings).items()))
@@ -86,12 +91,19 @@ class ScreenedDelivery:
             "rows_read": self.rows_read,
             "rows_loaded": self.rows_loaded,
             "rejected": self.rejected,
-            "tables": {k: len(v) for k, v in self.tables.items()},
+            "tables": self.table_rows(),
             "dropped_columns": list(self.dropped_columns),
             "findings": self.findings_by_rule(),
             "findings_by_severity": self.findings_by_severity(),
             "quarantined": len(self.quarantine),
         }
+
+
+def to_arrow(delivery: ScreenedDelivery) -> dict[str, pa.Table]:
+    """The delivery's tables as Arrow (what the vault load reads), without the pandas index."""
+    if delivery.arrow and not delivery.tables:
+        return dict(delivery.arrow)
+    return {name: pa.Table.from_pandas(df, preserve_index=False) for name, df in delivery.tables.items()}
 
 
 def sha256_of(path: Path) -> str:

@@ -3,18 +3,18 @@
 Issue 5's validation (`make validate`, not `make test`): each trial is the synthetic generator at the
 real sample size (about 28,000 children in the primary sample) with a new seed; its children go through
 the product's own primary-sample code (`primary_sample_from_frames`, fed in memory by
-`cscvault.synth.frames`) and the plan's primary model (complete case, Laplace). Bias of the log odds
-ratio and 95% CI coverage are measured against two targets:
+`cscvault.synth.frames`) and the plan's primary model (complete case, Laplace). Bias of the log odds ratio
+and 95% CI coverage are measured against truth.json's `care_18m_odds_ratio`, the per-referral odds ratio
+the generator applies.
 
-* truth.json's `care_18m_odds_ratio`: the per-referral odds ratio the generator applies. The primary
-  analysis cannot recover it exactly, by design of the trial, not of the estimator: about a fifth of
-  the care starts within 18 months of a child's first referral follow a later re-referral, and a child
-  first referred shortly before go-live is re-referred under Family Safeguarding, so the control arm is
-  partly treated (the intention-to-treat effect is diluted). Non-collapsibility over the latent risk
-  the model cannot see adds a little more.
-* the primary analysis's own estimand: the same model fitted to one synthetic population ten times the
-  real size (the limit the estimator converges to under this design). Unbiasedness and coverage of the
-  estimator are judged against it.
+The pre-registered procedure does not recover that parameter, for reasons of design and model that
+docs/analysis.md ("Design checks") sets out: re-referrals after go-live dilute the intention-to-treat
+effect (to about four fifths), and with the generator's fixed LA effects and the trial's fixed wedge
+order, the LA random intercept and the LA-month White share let part of the LAs' differences pull the
+estimate towards 1. The test therefore asserts what must hold whatever the estimand: every fit converges,
+the model's standard error describes the spread of its estimates, and the estimate is attenuated, never
+exaggerated or reversed, on average. The estimator's own bias and coverage, where the model is right, are
+checked in tests/unit/analysis/test_glmm_recovery.py.
 
 Run: `python tests/validation/test_primary_recovery.py [N_TRIALS] [--workers K]` prints the figures;
 `pytest -m slow tests/validation/test_primary_recovery.py -s` asserts them (200 trials).
@@ -41,8 +41,6 @@ from cscvault.synth.truth import TruthAccumulator, build_truth
 STUDY = load_study()
 EFFECT_OR = 0.85  # the synth default, as in the trial's protocol
 FIRST_SEED = 50_000
-ESTIMAND_SEED = 999_999
-ESTIMAND_SCALE = 10
 
 
 def simulate(seed: int, scale: float = 1.0, effect_or: float = EFFECT_OR) -> tuple[PrimarySample, dict[str, Any]]:
@@ -91,11 +89,6 @@ def one_trial(seed: int) -> dict[str, Any]:
     return out
 
 
-def estimand() -> float:
-    sample, _truth = simulate(ESTIMAND_SEED, scale=ESTIMAND_SCALE)
-    return fit(sample)["estimate"]
-
-
 def _summary(est: np.ndarray, low: np.ndarray, high: np.ndarray, target: float) -> dict[str, float]:
     n = est.size
     return {
@@ -110,13 +103,11 @@ def recovery(n_trials: int, workers: int = 2) -> dict[str, Any]:
     t0 = time.perf_counter()
     seeds = range(FIRST_SEED, FIRST_SEED + n_trials)
     with ProcessPoolExecutor(max_workers=workers) as pool:
-        limit = pool.submit(estimand)
         trials = []
         for k, r in enumerate(pool.map(one_trial, seeds), start=1):
             trials.append(r)
             if k % 10 == 0 or k == n_trials:
                 print(f"  {k}/{n_trials} trials, {time.perf_counter() - t0:.0f} s", file=sys.stderr, flush=True)
-        target = limit.result()
     est = np.array([t["estimate"] for t in trials])
     low = np.array([t["low"] for t in trials])
     high = np.array([t["high"] for t in trials])
@@ -132,28 +123,22 @@ def recovery(n_trials: int, workers: int = 2) -> dict[str, Any]:
         ],
         "empirical_sd": float(est.std(ddof=1)),
         "mean_model_se": float(np.mean([t["se"] for t in trials])),
+        "mean_estimate": float(est.mean()),
         "against_truth_json": _summary(est, low, high, truth),
-        "against_estimand": _summary(est, low, high, target),
-        "dilution": target / truth,
         "seconds": round(time.perf_counter() - t0, 1),
     }
 
 
 @pytest.mark.slow
-def test_primary_analysis_recovers_its_estimand():
+def test_primary_analysis_over_synthetic_trials():
     n = 200
     res = recovery(n)
     print(res)
-    assert res["all_converged"]
-    est = res["against_estimand"]
-    # Goals of issue 5: |bias| < 0.02 and coverage 93-97%. With 200 trials the Monte Carlo error of
-    # coverage is 1.5 points, so the test accepts the 99% band around 95% (91-99%) and allows the bias
-    # its Monte Carlo error.
-    assert abs(est["bias"]) < 0.02 + 2.58 * est["bias_mc_se"]
-    assert 0.95 - 2.58 * math.sqrt(0.95 * 0.05 / n) <= est["coverage"] <= 0.95 + 2.58 * math.sqrt(0.95 * 0.05 / n)
+    assert res["all_converged"], res["not_converged"]
     assert res["mean_model_se"] == pytest.approx(res["empirical_sd"], rel=0.2)
-    # the design's dilution: the analysis targets a weaker effect than the per-referral truth, not a stronger one
-    assert 0.5 < res["dilution"] <= 1.05
+    truth = res["against_truth_json"]
+    # attenuated towards 1 (see the module docstring), never exaggerated or reversed
+    assert res["mean_estimate"] < 0 and 0 < truth["bias"] < abs(truth["target"])
 
 
 if __name__ == "__main__":

@@ -551,6 +551,17 @@ def sensitivity(
         "children born by their referral",
         lambda: spec.glmm(cc[cc["age_group"].astype(str) != "-1"], source="born-only sample"),
     )
+    share = spec.numeric[0] if spec.numeric else None
+    if share is not None:
+        within = cc.copy()
+        within[share] = within[share] - within.groupby(spec.cluster, observed=True)[share].transform("mean")
+        record(
+            "white_share_within_la",
+            "White share centred on its LA mean, so only its changes within an LA enter: the LAs' differences in "
+            "White share cannot then stand in for part of the LA effects, which with five LAs and wedges of "
+            "unequal length can pull the treatment estimate",
+            lambda: spec.glmm(within, source="complete-case sample"),
+        )
     periods = [p.name for p in study.periods]
     # Periods with both arms only: where every child is treated the interaction is the period effect.
     mixed = cc.groupby(cc[spec.period].astype(str))[spec.treatment].nunique()

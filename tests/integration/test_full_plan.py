@@ -135,6 +135,7 @@ def test_sensitivity_fits_every_variant(spec: full.Spec) -> None:
     assert names == [
         "parental_risk",
         "born_only",
+        "white_share_within_la",
         "treatment_x_time",
         "treatment_x_readiness",
         "alt_treat_half",
@@ -143,10 +144,25 @@ def test_sensitivity_fits_every_variant(spec: full.Spec) -> None:
     by = {e["analysis"]: e for e in entries}
     assert by["parental_risk"]["n"] == 1000
     assert by["born_only"]["n"] == int((frame["age_group"] != "-1").sum())
+    assert by["white_share_within_la"]["n"] == len(frame)
     assert list(by["treatment_x_readiness"]["terms"]) == ["treatment:readiness[low]"]
     # the last period has every LA treated: no interaction there
     assert "treatment:wedge_5" not in by["treatment_x_time"]["terms"]
     assert {r["analysis"] for r in rows} == {f"sensitivity:{n}" for n in names if "error" not in by[n]}
+
+
+def test_within_la_white_share_ignores_the_las_levels(spec: full.Spec) -> None:
+    """Shifting each LA's White share by a constant leaves the within-LA variant unchanged."""
+    frame = simulate(n=2000, seed=4)
+    shifted = frame.copy()
+    offsets = {la: 0.1 * k for k, la in enumerate(sorted(frame[spec.cluster].unique()))}
+    shifted["white_share"] = shifted["white_share"] + shifted[spec.cluster].map(offsets)
+
+    def within(f):
+        entries, _ = full.sensitivity(f, spec, load_study(), set())
+        return next(e for e in entries if e["analysis"] == "white_share_within_la")["odds_ratio"]
+
+    assert within(shifted) == pytest.approx(within(frame), rel=1e-6)
 
 
 # -- end to end in a vault (slow: ingest alone takes about 80 s) ----------------------------------

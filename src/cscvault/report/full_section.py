@@ -37,8 +37,8 @@ Barnard-Rubin df {{ f(head.df, 1) }}, fraction of missing information {{ f(head.
 {{ head.n }} children, {{ head.n_events }} looked after.</p>
 <p>Average marginal effect (risk difference, treated minus control): <strong>{{ pct(ame.estimate) }}</strong>
 (95% CI {{ pct(ame.ci_low) }} to {{ pct(ame.ci_high) }}).</p>
-{% if design.get("odds_ratio") %}<p>With this standard error the test detects, with 80% power at the 5% level, an odds ratio
-of {{ f(design.odds_ratio) }} or further from 1 (minimum detectable effect). The type I error of this test
+{% if design.get("odds_ratio") %}<p>With this standard error the test detects, with 80% power at the 5% level,
+an odds ratio of {{ f(design.odds_ratio) }} or further from 1 (minimum detectable effect). The type I error of this test
 under the null, by simulation of the design: <code>cscvault design null-sim</code>.</p>{% endif %}
 {% if imputation %}
 <table><thead><tr><th>Imputations</th><th>Odds ratio</th><th>95% CI</th><th>p</th><th>df</th><th>FMI</th>

@@ -30,16 +30,19 @@ import pytest
 from scipy.stats import binom
 
 from cscvault.analysis.models.exposure import DELAYED_TERM, TRANSITION_TERM, fit_exposure_frame
+from tests.reference.test_glmm_lme4 import (  # the same named tolerances and fit settings
+    FIXED_ABS_TOL,
+    LOGLIK_ABS_TOL,
+    SD_BOUNDARY_ABS_TOL,
+    SD_REL_TOL,
+    SE_REL_TOL,
+    _settings,
+)
 
 HERE = Path(__file__).resolve().parent
 DATA = HERE / "data"
 RESULTS = HERE / "exposure_time_lme4_results.json"
 
-FIXED_ABS_TOL = 1e-3
-SE_REL_TOL = 0.01
-SD_REL_TOL = 0.05
-SD_BOUNDARY_ABS_TOL = 1e-4
-LOGLIK_ABS_TOL = 1e-3
 WALD_REL_TOL = 0.02
 
 MANIFEST = json.loads((DATA / "exposure_manifest.json").read_text())
@@ -47,11 +50,6 @@ COMMITTED = json.loads(RESULTS.read_text())["results"]
 CASES = [(name, key) for name, fits in COMMITTED.items() for key in fits]
 
 _cache: dict[tuple[str, str], object] = {}
-
-
-def _settings(key: str) -> tuple[str, int]:
-    re = "cluster-period" if key.startswith("cluster_period") else "cluster"
-    return re, 25 if key.endswith("agq25") else 1
 
 
 def _analysis(name: str, key: str):

@@ -9,9 +9,9 @@ the generator applies.
 
 The pre-registered procedure does not recover that parameter, for reasons of design and model that
 docs/analysis.md ("Design checks") sets out: re-referrals after go-live dilute the intention-to-treat
-effect (to about four fifths), and with the generator's fixed LA effects and the trial's fixed wedge
-order, the LA random intercept and the LA-month White share let part of the LAs' differences pull the
-estimate towards 1. The test therefore asserts what must hold whatever the estimand: every fit converges,
+effect (tests/validation/dilution_check.py), no model sees the generator's latent risk, and with the
+generator's fixed LA effects and the trial's fixed wedge order, the LA random intercept and the LA-month
+White share let part of the LAs' differences pull the estimate towards 1. The test therefore asserts what must hold whatever the estimand: every fit converges,
 the model's standard error describes the spread of its estimates, and the estimate is attenuated, never
 exaggerated or reversed, on average. The estimator's own bias and coverage, where the model is right, are
 checked in tests/unit/analysis/test_glmm_recovery.py.

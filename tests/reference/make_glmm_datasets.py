@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 
 from cscvault.analysis.simulate import SteppedWedgeSpec, simulate_stepped_wedge
+from cscvault.study import load_study
 from cscvault.synth import codes
 from cscvault.synth.generate import generate
 
@@ -135,8 +136,6 @@ def synth_rows(sample: pd.DataFrame, period_names: list[str]) -> pd.DataFrame:
 
 
 def make_synth(name: str, seed: int, effect_or: float, la_spread: float) -> tuple[pd.DataFrame, dict[str, object]]:
-    from cscvault.study import load_study
-
     periods = [p.name for p in load_study().periods]
     with tempfile.TemporaryDirectory() as tmp:
         summary = generate(

@@ -47,6 +47,8 @@ class NullSimulationSpec:
             raise UsageError("null simulation: --reps must be at least 1")
         if not 0 < self.alpha < 1:
             raise UsageError("null simulation: --alpha must lie strictly between 0 and 1")
+        if self.seed < 0:
+            raise UsageError("null simulation: --seed must not be negative")
         if self.cluster_sd < 0:
             raise UsageError("null simulation: --cluster-sd must not be negative")
 

@@ -127,6 +127,8 @@ def stepped_wedge_power(
     """Power to detect a risk difference with the given design (one cluster per entry of `wedges`)."""
     if not 0 < baseline_risk < 1:
         raise UsageError("baseline_risk must lie strictly between 0 and 1")
+    if not 0 < alpha < 1:
+        raise UsageError("alpha must lie strictly between 0 and 1")
     design = stepped_wedge_matrix(wedges, n_periods)
     var = gls_variance(
         design,

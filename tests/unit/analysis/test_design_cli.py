@@ -30,7 +30,7 @@ def test_progress_is_reported_for_every_replication():
     assert seen == [(1, 3), (2, 3), (3, 3)]
 
 
-@pytest.mark.parametrize("bad", [{"replications": 0}, {"alpha": 1.5}, {"cluster_sd": -1.0}])
+@pytest.mark.parametrize("bad", [{"replications": 0}, {"alpha": 1.5}, {"cluster_sd": -1.0}, {"seed": -1}])
 def test_bad_settings_are_usage_errors(bad):
     with pytest.raises(UsageError, match="null simulation"):
         NullSimulationSpec(**bad)
@@ -47,6 +47,13 @@ def test_power_falls_with_the_icc_and_the_mde_has_80_percent_power():
     mde = low["minimum_detectable_risk_difference_80"]
     at_mde = power("--icc", "0.001", "--risk-difference", str(-mde))
     assert at_mde["power"] == pytest.approx(0.8, abs=1e-6)
+
+
+@pytest.mark.parametrize("args", [("null-sim", "--seed", "-1"), ("power", "--alpha", "0")])
+def test_bad_options_give_one_line_and_exit_2(args):
+    r = run_cli("design", *args)
+    assert r.returncode == 2 and r.stdout == ""
+    assert len(r.stderr.strip().splitlines()) == 1 and "Traceback" not in r.stderr
 
 
 def test_null_sim_cli_prints_one_json_object():

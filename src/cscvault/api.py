@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from cscvault import clock
 from cscvault.analysis.primary import PrimaryRun, run_primary
 from cscvault.audit import AuditReport
 from cscvault.disclosure import release as _release
@@ -134,7 +135,7 @@ def rights_open(
 ) -> rights_requests.Request:
     with open_vault(path, credentials) as vault:
         return rights_requests.open_request(
-            vault, type_, la, la_child_id, received or dt.date.today(), identified, requester_ref
+            vault, type_, la, la_child_id, received or clock.today(), identified, requester_ref
         )
 
 
@@ -143,14 +144,14 @@ def rights_list(
 ) -> list[rights_requests.Request]:
     with open_vault(path, credentials) as vault:
         vault.require_role("dpo")
-        return rights_requests.list_requests(vault, today or dt.date.today(), overdue, due_soon)
+        return rights_requests.list_requests(vault, today or clock.today(), overdue, due_soon)
 
 
 def rights_show(path: Path, credentials: Credentials, request_id: str, today: dt.date | None = None) -> RequestView:
     with open_vault(path, credentials) as vault:
         vault.require_role("dpo")
         request = rights_requests.get(vault, request_id)
-        return RequestView(request, rights_requests.events(vault, request_id), today or dt.date.today())
+        return RequestView(request, rights_requests.events(vault, request_id), today or clock.today())
 
 
 def rights_identify(path: Path, credentials: Credentials, request_id: str, on: dt.date) -> rights_requests.Request:
@@ -204,7 +205,7 @@ def complaint_open(
 ) -> tuple[rights_complaints.Complaint, str]:
     """Log a complaint; returns it and the acknowledgement text (which carries the ICO route)."""
     with open_vault(path, credentials) as vault:
-        complaint = rights_complaints.open_complaint(vault, received or dt.date.today(), summary_ref)
+        complaint = rights_complaints.open_complaint(vault, received or clock.today(), summary_ref)
         return complaint, rights_complaints.response_text(vault.study, complaint)
 
 
@@ -217,14 +218,14 @@ def complaint_acknowledge(
     path: Path, credentials: Credentials, complaint_id: str, on: dt.date | None = None
 ) -> rights_complaints.Complaint:
     with open_vault(path, credentials) as vault:
-        return rights_complaints.acknowledge(vault, complaint_id, on or dt.date.today())
+        return rights_complaints.acknowledge(vault, complaint_id, on or clock.today())
 
 
 def complaint_close(
     path: Path, credentials: Credentials, complaint_id: str, outcome: str, on: dt.date | None = None
 ) -> tuple[rights_complaints.Complaint, str]:
     with open_vault(path, credentials) as vault:
-        complaint = rights_complaints.close_complaint(vault, complaint_id, outcome, on or dt.date.today())
+        complaint = rights_complaints.close_complaint(vault, complaint_id, outcome, on or clock.today())
         return complaint, rights_complaints.response_text(vault.study, complaint)
 
 

@@ -24,7 +24,7 @@ from typing import Any
 import duckdb
 
 from cscvault.errors import TamperedError
-from cscvault.vault.files import write_atomic
+from cscvault.fileio import write_atomic
 
 GENESIS = "0" * 64
 HEAD_FILE = "audit.head"

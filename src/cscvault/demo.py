@@ -49,7 +49,7 @@ def _prepare(out: Path) -> None:
         out.mkdir(parents=True)
         (out / MARKER).write_text("created by cscvault demo; safe to delete\n", encoding="utf-8")
     except OSError as exc:
-        from cscvault.vault.files import storage_error
+        from cscvault.fileio import storage_error
 
         raise storage_error(exc, out) from None
 

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from cscvault.errors import DataError
 from cscvault.ingest.pipeline import read_and_screen
-from cscvault.ingest.rules import rule
+from cscvault.formats.rules import rule
 from cscvault.study import load_study
 
 STUDY = load_study()

@@ -23,8 +23,9 @@ import duckdb
 import numpy as np
 import pandas as pd
 
+from cscvault.clock import add_months
 from cscvault.errors import DataError
-from cscvault.ingest.recode import ethnicity_group
+from cscvault.formats.recode import ethnicity_group
 from cscvault.study import Study
 
 GENDER_LEVELS = {"male": "male", "female": "female", "indeterminate": "other"}  # unknown/unborn -> missing
@@ -59,12 +60,6 @@ class PrimarySample:
 
 def _table(con: duckdb.DuckDBPyConnection, sql: str) -> pd.DataFrame:
     return con.execute(sql).fetch_df()
-
-
-def add_months(day: dt.date, months: int) -> dt.date:
-    from cscvault.rights.deadlines import add_months as _add
-
-    return _add(day, months)
 
 
 def _la_names(study: Study) -> dict[str, str]:

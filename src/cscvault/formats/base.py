@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, ClassVar
 
 import pandas as pd
 
-from cscvault.ingest.rules import Severity, rule
+from cscvault.formats.rules import Severity, rule
 
 if TYPE_CHECKING:
     from cscvault.study.model import Study

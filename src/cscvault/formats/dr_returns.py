@@ -28,10 +28,10 @@ from cscvault.formats.base import (
     frame,
     normalise_label,
 )
+from cscvault.formats.recode import recode, table
 from cscvault.formats.tabular import ColumnMap, alias_index, find_header, map_columns, records
 from cscvault.formats.text import csv_rows, decode
 from cscvault.formats.workbook import SheetTooLarge, read_sheets
-from cscvault.ingest.recode import recode, table
 
 if TYPE_CHECKING:
     from cscvault.study.model import Study

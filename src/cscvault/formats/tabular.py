@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from cscvault.formats.base import Collector, clean_cell, normalise_label, screen_cell
-from cscvault.ingest.identifiers import identifier_kind, is_birth_column
+from cscvault.formats.identifiers import identifier_kind, is_birth_column
 
 BIRTH_FIELDS = frozenset({"birth_month", "birth_date"})
 

@@ -16,9 +16,9 @@ import numpy as np
 import pandas as pd
 
 from cscvault.formats.base import LOC, Collector
+from cscvault.formats.identifiers import looks_like_name, nhs_check_digit_ok, value_identifier_rule
+from cscvault.formats.recode import is_kinship, is_return_home, recode, recode_factors, table
 from cscvault.ingest import dates as datelib
-from cscvault.ingest.identifiers import looks_like_name, nhs_check_digit_ok, value_identifier_rule
-from cscvault.ingest.recode import is_kinship, is_return_home, recode, recode_factors, table
 from cscvault.ingest.schema import ORDER, PRIMARY_DATE, TABLES, FieldSpec
 from cscvault.study.model import Study
 

@@ -29,13 +29,13 @@ import pyarrow.compute as pc
 
 from cscvault.errors import CscvaultError
 from cscvault.formats.base import Finding
+from cscvault.formats.rules import rule
 from cscvault.ingest.clean import forget_checked
+from cscvault.ingest.package import extracted_package, looks_like_package
 from cscvault.ingest.pipeline import ScreenedDelivery, read_and_screen, sha256_of, to_arrow
-from cscvault.ingest.pseudonymise import child_key, child_keys
-from cscvault.ingest.rules import rule
 from cscvault.ingest.workers import default_workers, screened_in_order
-from cscvault.la.package import extracted_package, looks_like_package
 from cscvault.vault import Vault
+from cscvault.vault.pseudonyms import child_key, child_keys
 
 # Rows with equal natural keys are the same record seen in two deliveries (overlapping returns).
 NATURAL_KEYS: dict[str, tuple[str, ...]] = {

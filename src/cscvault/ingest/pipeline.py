@@ -22,12 +22,12 @@ import pyarrow as pa
 from cscvault.errors import CscvaultError, DataError, UsageError
 from cscvault.formats.base import LOC, Collector, Finding, QuarantineItem, Staged
 from cscvault.formats.dr_returns import la_from_name
+from cscvault.formats.recode import table as code_table
 from cscvault.formats.registry import detect, read_head
 from cscvault.formats.text import looks_binary
 from cscvault.ingest.clean import clean_tables
 from cscvault.ingest.link import collapse_children, drop_duplicates, split_conflicting_ids
 from cscvault.ingest.minimise import birth_months, derive_ages, minimise
-from cscvault.ingest.recode import table as code_table
 from cscvault.ingest.schema import TABLES, FieldSpec
 from cscvault.study.model import LocalAuthority, Study
 

@@ -5,12 +5,12 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from cscvault.ingest.recode import TABLE_NAMES, table
-from cscvault.ingest.rules import SEVERITIES, all_rules
+from cscvault.formats.recode import TABLE_NAMES, table
+from cscvault.formats.rules import SEVERITIES, all_rules
 
 HEADER = """# Ingest validation rules
 
-Generated from `cscvault.ingest.rules` by `python -m cscvault.ingest.rules_doc`; do not edit by hand.
+Generated from `cscvault.formats.rules` by `python -m cscvault.ingest.rules_doc`; do not edit by hand.
 Messages never contain a value from the data: they name the file, row or XPath, field and rule.
 A value that fails a rule is nulled and kept only in the encrypted quarantine.
 

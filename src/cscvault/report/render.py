@@ -23,9 +23,9 @@ from markupsafe import Markup
 from cscvault.analysis.primary import PrimaryRun
 from cscvault.disclosure.check import CheckedTable, apply_profile
 from cscvault.disclosure.profiles import get_profile
+from cscvault.fileio import write_atomic
 from cscvault.report import plots
 from cscvault.study import Study
-from cscvault.vault.files import write_atomic
 
 MODEL_LABELS = {"glmm-laplace": "Laplace", "complete_case": "complete case", "missing_indicator": "missing indicator"}
 

@@ -19,11 +19,12 @@ from typing import Any
 import pyrage
 from jinja2 import Environment, StrictUndefined
 
+from cscvault import clock
 from cscvault.errors import UsageError
+from cscvault.fileio import storage_error, write_atomic
 from cscvault.rights.requests import Request
 from cscvault.study.notice import long_date
 from cscvault.vault import Vault
-from cscvault.vault.files import storage_error, write_atomic
 
 # Fixed zip timestamps keep packages reproducible and leak no build time.
 _ZIP_TIME = (2020, 1, 1, 0, 0, 0)
@@ -92,7 +93,7 @@ def build_package(
     info = supplementary_information(vault, request)
     document = {
         "request_id": request.request_id,
-        "generated_on": dt.date.today().isoformat(),
+        "generated_on": clock.today().isoformat(),
         "records": {t: [{k: _text(v) for k, v in row.items()} for row in rows] for t, rows in records.items()},
         "row_counts": {t: len(rows) for t, rows in records.items()},
         "releases_including_child": releases,

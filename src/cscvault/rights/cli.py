@@ -9,7 +9,7 @@ from typing import Annotated
 
 import typer
 
-from cscvault import api
+from cscvault import api, clock
 from cscvault.cli_support import (
     JsonOption,
     RecoveryOption,
@@ -88,7 +88,7 @@ def rights_list(
     json_: JsonOption = False,
 ) -> None:
     """The register, oldest first."""
-    day = parse_date(today, "--today") or dt.date.today()
+    day = parse_date(today, "--today") or clock.today()
     found = api.rights_list(vault, credentials(user, recovery), overdue, due_soon, day)
     if json_:
         print_json([r.to_json(day) for r in found])
@@ -129,7 +129,7 @@ def rights_identify(
     recovery: RecoveryOption = False,
 ) -> None:
     """Record that the LA confirmed the child's id: the one-month clock starts."""
-    r = api.rights_identify(vault, credentials(user, recovery), request_id, parse_date(on, "--date") or dt.date.today())
+    r = api.rights_identify(vault, credentials(user, recovery), request_id, parse_date(on, "--date") or clock.today())
     typer.echo(f"{r.request_id} identified; due {r.due_date}")
 
 
@@ -169,7 +169,7 @@ def rights_extend(
         credentials(user, recovery),
         request_id,
         months,
-        parse_date(notice, "--notice-date") or dt.date.today(),
+        parse_date(notice, "--notice-date") or clock.today(),
         reason,
     )
     typer.echo(f"{r.request_id} extended by {r.extension_months} months; due {r.due_date}")

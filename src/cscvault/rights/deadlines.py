@@ -13,22 +13,15 @@ Access) Act 2025, and the ICO's guidance).
 
 from __future__ import annotations
 
-import calendar
 import datetime as dt
 from dataclasses import dataclass
 
+from cscvault.clock import add_months
 from cscvault.errors import UsageError
 from cscvault.rights.calendar import next_working_day
 
 MAX_EXTENSION_MONTHS = 2
 COMPLAINT_ACK_DAYS = 30
-
-
-def add_months(start: dt.date, months: int) -> dt.date:
-    """The corresponding day `months` calendar months later, or that month's last day when it has none."""
-    month_index = start.month - 1 + months
-    year, month = start.year + month_index // 12, month_index % 12 + 1
-    return dt.date(year, month, min(start.day, calendar.monthrange(year, month)[1]))
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,7 @@ import datetime as dt
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from cscvault import clock
 from cscvault.errors import UsageError
 from cscvault.rights import deadlines
 from cscvault.vault import Vault
@@ -58,7 +59,7 @@ class Request:
     def to_json(self, today: dt.date | None = None) -> dict[str, Any]:
         doc = asdict(self)
         doc["due_date"] = self.due_date
-        doc["deadline_status"] = self.deadline_status(today or dt.date.today())
+        doc["deadline_status"] = self.deadline_status(today or clock.today())
         return doc
 
 

@@ -34,12 +34,12 @@ import duckdb
 import pyrage
 from pyrage import x25519
 
-from cscvault import audit, retention
+from cscvault import audit, clock
 from cscvault.errors import AuthError, TamperedError, UsageError, VaultStateError
+from cscvault.fileio import fsync_dir, publish_directory, storage_error
 from cscvault.vault import keys as keymod
 from cscvault.vault import migrations, subjects
 from cscvault.vault.database import DB_FILE, TMP_DIR, connect, translate_errors
-from cscvault.vault.files import fsync_dir, publish_directory, storage_error
 from cscvault.vault.identity import parse_recipient, vault_identity, vault_recipient
 from cscvault.vault.store import LOCK_FILE, Credentials, Vault
 
@@ -273,7 +273,7 @@ def restore_backup(
     to a sibling `NAME.before-restore-TIMESTAMP` directory.
     """
     backup, vault_dir = Path(backup), Path(vault_dir)
-    day = today or retention.today_utc()
+    day = today or clock.today()
     current: _Current | None = None
     if vault_dir.exists() or vault_dir.is_symlink():
         keymod.read_keyfile(vault_dir)  # a destroyed vault says so here, and is never restored over

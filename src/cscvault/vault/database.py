@@ -15,7 +15,7 @@ from pathlib import Path
 import duckdb
 
 from cscvault.errors import CscvaultError, StorageError, TamperedError, VaultInUse, VaultStateError
-from cscvault.vault.files import is_storage_failure_text
+from cscvault.fileio import is_storage_failure_text
 
 DB_FILE = "vault.duckdb"
 TMP_DIR = "tmp"

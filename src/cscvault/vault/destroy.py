@@ -30,10 +30,12 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
-from cscvault import __version__, audit, retention
+from cscvault import __version__, audit
 from cscvault.errors import AuthError, PermissionDenied, TamperedError, UsageError, VaultDestroyed
+from cscvault.fileio import fsync_dir, storage_error, write_atomic
+from cscvault.study.retention import schedule
+from cscvault.vault import inventory
 from cscvault.vault import keys as keymod
-from cscvault.vault.files import fsync_dir, storage_error, write_atomic
 from cscvault.vault.store import Credentials, Vault
 
 CERT_FORMAT = "cscvault-deletion-certificate"
@@ -283,7 +285,7 @@ def destroy_vault(
                 f" '{second.user}' is {second_role}"
             )
         study = vault.study
-        sched = retention.schedule(study, today)
+        sched = schedule(study, today)
         if not sched.destruction_allowed and not reason:
             raise UsageError(
                 f"deletion is due on {sched.delete_by.isoformat()} ({sched.days_remaining} days left);"
@@ -292,8 +294,8 @@ def destroy_vault(
         _check_paths(vault_dir, cert_path, key_path)
         private = load_or_create_signing_key(key_path)  # before anything irreversible
 
-        tables = retention.table_counts(vault)
-        backups = retention.registered_backups(vault)
+        tables = inventory.table_counts(vault)
+        backups = inventory.registered_backups(vault)
         slots = len(vault.keyfile.slots)
         dpo_user = vault.actor if vault.role == "dpo" else second.user
         with vault.transaction():
@@ -306,7 +308,7 @@ def destroy_vault(
         vault.con.execute("CHECKPOINT")
         vault.con.close()  # the lock stays held until the `with` block ends
 
-        files = retention.vault_files(vault_dir)
+        files = inventory.vault_files(vault_dir)
         hashed = [
             {"name": p.relative_to(vault_dir).as_posix(), "size_bytes": p.stat().st_size, "sha256": sha256_file(p)}
             for p in files
@@ -385,7 +387,7 @@ def finish_interrupted(vault_dir: Path) -> int:
         return 0
     if not isinstance(doc, dict) or doc.get("state") != "destroyed":
         return 0
-    leftovers = [p for p in retention.vault_files(vault_dir) if p.name != "keys.json" or p.parent != vault_dir]
+    leftovers = [p for p in inventory.vault_files(vault_dir) if p.name != "keys.json" or p.parent != vault_dir]
     for path in leftovers:
         shred(path)
     for sub in sorted((p for p in vault_dir.rglob("*") if p.is_dir() and not p.is_symlink()), reverse=True):

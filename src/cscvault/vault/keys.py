@@ -24,7 +24,7 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from cscvault.errors import AuthError, TamperedError, UsageError, VaultDestroyed, VaultStateError
-from cscvault.vault.files import write_atomic
+from cscvault.fileio import write_atomic
 
 KEYS_FORMAT = "cscvault-keys"
 KEYS_VERSION = 1

@@ -35,12 +35,14 @@ from cscvault.errors import (
     VaultInUse,
     VaultStateError,
 )
+from cscvault.fileio import publish_directory, storage_error
 from cscvault.study import Study, parse_study
 from cscvault.study.load import study_sources
+from cscvault.study.retention import retention_warning
 from cscvault.vault import keys as keymod
 from cscvault.vault import migrations, subjects
 from cscvault.vault.database import DB_FILE, TMP_DIR, connect, translate_errors
-from cscvault.vault.files import publish_directory, storage_error
+from cscvault.vault.pseudonyms import child_key
 
 ROLES = ("admin", "analyst", "checker", "dpo")
 LOCK_FILE = ".lock"
@@ -210,7 +212,6 @@ class Vault:
             _release_lock(lock)
             raise
         vault = cls(path, con, vault_keys, keyfile, credentials.user, role, lock)
-        from cscvault.retention import retention_warning  # late: retention reads vaults too
 
         warning = retention_warning(vault.study)
         if warning:
@@ -250,8 +251,6 @@ class Vault:
 
     def child_key(self, la_code: str, la_child_id: str) -> str:
         """The pseudonym of an LA's child id (the same function ingest uses)."""
-        from cscvault.ingest.pseudonymise import child_key
-
         return child_key(self.keys.pseudonym_key, la_code, la_child_id)
 
     def require_role(self, *roles: str) -> None:

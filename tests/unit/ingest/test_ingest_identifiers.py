@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from cscvault.ingest.identifiers import (
+from cscvault.formats.identifiers import (
     identifier_kind,
     is_birth_column,
     looks_like_name,

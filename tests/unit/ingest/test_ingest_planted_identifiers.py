@@ -191,7 +191,7 @@ def test_caller_errors_are_usage_errors(tmp_path):
 
 
 def test_child_ids_that_are_nhs_numbers_are_flagged(tmp_path):
-    from cscvault.ingest.identifiers import nhs_check_digit_ok
+    from cscvault.formats.identifiers import nhs_check_digit_ok
 
     # Ten-digit numbers with a valid modulus-11 check digit, made by trying each last digit.
     valid = [n for base in range(401023210, 401023240) for d in "0123456789" if nhs_check_digit_ok(n := f"{base}{d}")]

@@ -19,7 +19,7 @@ from cscvault.ingest.link import (
     linkage_report,
     split_conflicting_ids,
 )
-from cscvault.ingest.pseudonymise import child_key, pseudonymise_frame
+from cscvault.vault.pseudonyms import child_key, pseudonymise_frame
 
 KEY = bytes(range(32))
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from cscvault.ingest.recode import (
+from cscvault.formats.recode import (
     TABLE_NAMES,
     ethnicity_group,
     is_kinship,
@@ -13,7 +13,7 @@ from cscvault.ingest.recode import (
     recode_factors,
     table,
 )
-from cscvault.ingest.rules import RULES
+from cscvault.formats.rules import RULES
 
 
 def test_every_table_loads_with_a_registered_rule():

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest
 
-from cscvault.ingest.rules import all_rules, rule
+from cscvault.formats.rules import all_rules, rule
 
 PARAMS = {
     "field": "gender",

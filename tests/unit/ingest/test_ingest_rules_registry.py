@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from cscvault.ingest.rules import RULES, SEVERITIES, all_rules
+from cscvault.formats.rules import RULES, SEVERITIES, all_rules
 from cscvault.ingest.rules_doc import render, write
 
 TESTS = Path(__file__).resolve().parents[2]

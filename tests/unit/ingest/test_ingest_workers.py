@@ -18,7 +18,7 @@ from cscvault.errors import UsageError
 from cscvault.ingest import workers
 from cscvault.ingest.delivery import ingest_files
 from cscvault.ingest.pipeline import read_and_screen
-from cscvault.ingest.pseudonymise import child_key, child_keys
+from cscvault.vault.pseudonyms import child_key, child_keys
 from cscvault.study import load_study
 from cscvault.synth.generate import generate
 from cscvault.vault import Credentials

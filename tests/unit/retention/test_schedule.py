@@ -7,7 +7,7 @@ import datetime as dt
 
 import pytest
 
-from cscvault.retention import WARNING_DAYS, retention_warning, schedule
+from cscvault.study.retention import WARNING_DAYS, retention_warning, schedule
 from cscvault.study import load_study
 
 DUE = dt.date(2033, 10, 31)

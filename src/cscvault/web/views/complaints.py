@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Form, Path, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from cscvault import api
+from cscvault import api, clock
 from cscvault.web.auth import current_session
 from cscvault.web.console import Console
 from cscvault.web.pages import paginate, render, route
@@ -28,7 +28,7 @@ def complaints(request: Request, page: Annotated[int, Query(ge=1, le=1_000_000)]
     session = current_session(request)
     found = console.call(api.complaint_list, console.vault_path, session.credentials)
     found.sort(key=lambda c: (c.received, c.complaint_id), reverse=True)
-    return render(request, "complaints.html", session, page=paginate(found, page), today=dt.date.today())
+    return render(request, "complaints.html", session, page=paginate(found, page), today=clock.today())
 
 
 @route(router, "POST", "/complaints/new", DPO)

@@ -14,7 +14,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Form, Path, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from cscvault import api
+from cscvault import api, clock
 from cscvault.rights.deadlines import MAX_EXTENSION_MONTHS
 from cscvault.rights.requests import FINAL_STATES, OPEN_STATES, RESEARCH_EXEMPTION_BASIS, TYPES
 from cscvault.web.auth import current_session
@@ -46,7 +46,7 @@ def register(
 ) -> HTMLResponse:
     console = _console(request)
     session = current_session(request)
-    today = dt.date.today()
+    today = clock.today()
     found = console.call(
         api.rights_list, console.vault_path, session.credentials, overdue=due == "due", due_soon=due == "due"
     )
@@ -60,7 +60,7 @@ def new_form(request: Request) -> HTMLResponse:
     session = current_session(request)
     with console.vault(session.credentials) as vault:
         las = [(la.name, la.ons_code) for la in vault.study.local_authorities]
-    return render(request, "rights_new.html", session, las=las, types=TYPES, today=dt.date.today())
+    return render(request, "rights_new.html", session, las=las, types=TYPES, today=clock.today())
 
 
 @route(router, "POST", "/rights/new", DPO)

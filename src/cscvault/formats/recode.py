@@ -1,4 +1,4 @@
-"""Recoding raw values through code tables kept as data (`cscvault/ingest/codes/*.toml`).
+"""Recoding raw values through code tables kept as data (`cscvault/formats/codes/*.toml`).
 
 Every value is one of: mapped, declared missing (the table's explicit NA policy), legacy (mapped and
 reported) or unmapped (a finding under the table's rule id, never a silent missing).
@@ -87,7 +87,7 @@ def table(name: str) -> CodeTable:
     """Load one code table (cached)."""
     if name not in TABLE_NAMES:
         raise KeyError(f"unknown code table '{name}'")
-    text = (resources.files("cscvault.ingest") / "codes" / f"{name}.toml").read_text(encoding="utf-8")
+    text = (resources.files("cscvault.formats") / "codes" / f"{name}.toml").read_text(encoding="utf-8")
     raw: dict[str, Any] = tomllib.loads(text)
     mapping = {key(k): str(v) for k, v in raw.get("map", {}).items()}
     for code in raw.get("codes", []):

@@ -311,7 +311,7 @@ _RULES: tuple[Rule, ...] = (
         "CODE-001",
         "error",
         "field '{field}': gender/sex value not in the code table",
-        "Gender (1/2/0/9, labels) and sex (M/F/U) are recoded from cscvault/ingest/codes/gender.toml.",
+        "Gender (1/2/0/9, labels) and sex (M/F/U) are recoded from cscvault/formats/codes/gender.toml.",
     ),
     _r(
         "CODE-002",
@@ -489,7 +489,7 @@ _RULES: tuple[Rule, ...] = (
 
 RULES: dict[str, Rule] = {r.id: r for r in _RULES}
 if len(RULES) != len(_RULES):  # pragma: no cover - guarded by tests too
-    raise RuntimeError("duplicate rule id in cscvault.ingest.rules")
+    raise RuntimeError("duplicate rule id in cscvault.formats.rules")
 
 
 def rule(rule_id: str) -> Rule:

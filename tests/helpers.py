@@ -7,7 +7,15 @@ import subprocess
 import sys
 from pathlib import Path
 
+from cscvault.vault.store import Credentials, Vault
+
 PASSWORD = "correct horse battery staple"
+
+
+def open_raw_vault(path: Path, credentials: Credentials, memory_limit: str | None = None) -> Vault:
+    """The vault's storage object (a context manager), for tests that set up or inspect state the API does not
+    expose (front ends use `api.open_vault`, which gives a session)."""
+    return Vault.open(Path(path), credentials, memory_limit=memory_limit)
 
 
 def run_cli(

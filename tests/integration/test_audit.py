@@ -9,7 +9,7 @@ import pytest
 
 from cscvault import api, audit
 from cscvault.vault import Credentials
-from tests.helpers import PASSWORD, run_cli
+from tests.helpers import PASSWORD, open_raw_vault, run_cli
 
 ADMIN = Credentials("admin", PASSWORD)
 
@@ -18,7 +18,7 @@ ADMIN = Credentials("admin", PASSWORD)
 def vault(tmp_path: Path) -> Path:
     """A vault with nine audit entries: init, the vault's age identity, seven steps."""
     path = api.init_vault(tmp_path / "v", PASSWORD).path
-    with api.open_vault(path, ADMIN) as v:
+    with open_raw_vault(path, ADMIN) as v:
         for i in range(7):
             with v.transaction():
                 v.record("test.step", {"step": i}, {"rows": i * 10})
@@ -31,7 +31,7 @@ def _verify(path: Path) -> audit.AuditReport:
 
 def _tamper(path: Path, *sql: str) -> None:
     """Edit the audit table directly, as someone holding the key could (bypassing the API)."""
-    with api.open_vault(path, ADMIN) as v:
+    with open_raw_vault(path, ADMIN) as v:
         for statement in sql:
             v.con.execute(statement)
 
@@ -55,7 +55,7 @@ def test_edited_entry_is_named(vault: Path) -> None:
 
 
 def test_edited_entry_with_recomputed_hash_breaks_the_link(vault: Path) -> None:
-    with api.open_vault(vault, ADMIN) as v:
+    with open_raw_vault(vault, ADMIN) as v:
         row = v.con.execute(
             "SELECT seq, occurred_at, actor, action, objects, counts, prev_hash FROM audit WHERE seq = 4"
         ).fetchone()
@@ -86,7 +86,7 @@ def test_swapped_entries_are_named(vault: Path) -> None:
 
 def test_swapped_entries_with_renumbered_hashes_are_named(vault: Path) -> None:
     """Even if the forger recomputes each swapped entry's own hash, the chain links expose the swap."""
-    with api.open_vault(vault, ADMIN) as v:
+    with open_raw_vault(vault, ADMIN) as v:
         rows = {
             r[0]: r
             for r in v.con.execute(
@@ -123,7 +123,7 @@ def test_forged_head_is_detected(vault: Path) -> None:
 
 def test_crash_between_commit_and_head_update_is_repaired(vault: Path) -> None:
     """A pending head that matches the database is promoted on open; a stale one is discarded."""
-    with api.open_vault(vault, ADMIN) as v:
+    with open_raw_vault(vault, ADMIN) as v:
         key = v.keys.derive("audit-head")
         with v.transaction():
             v.record("test.step", {"step": 99})

@@ -15,7 +15,7 @@ from cscvault.errors import AuthError, TamperedError, UsageError, VaultStateErro
 from cscvault.vault import Credentials, Vault
 from cscvault.vault.backup import backup_vault, read_manifest, restore_backup
 from cscvault.vault.identity import vault_identity
-from tests.helpers import PASSWORD, files_containing
+from tests.helpers import PASSWORD, files_containing, open_raw_vault
 
 ADMIN = Credentials("admin", PASSWORD)
 KIDS = [(f"ck{i:03d}", f"CANARYNOTE{i:03d}") for i in range(30)]
@@ -26,7 +26,7 @@ ERASED, RESTRICTED = "ck007", "ck011"
 def template(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, x25519.Identity]:
     """One vault with a child-level test table and its age identity; tests copy it (init costs seconds)."""
     created = api.init_vault(tmp_path_factory.mktemp("template") / "v", PASSWORD).path
-    with api.open_vault(created, ADMIN) as v:
+    with open_raw_vault(created, ADMIN) as v:
         with v.transaction() as con:
             con.execute("CREATE TABLE kids (child_key VARCHAR, note VARCHAR)")
             con.executemany("INSERT INTO kids VALUES (?, ?)", [list(k) for k in KIDS])
@@ -42,7 +42,7 @@ def _copy(template: tuple[Path, x25519.Identity], tmp_path: Path) -> tuple[Path,
 
 def _erase_and_restrict(path: Path) -> None:
     """What the rights module does: a tombstone plus deletion, and a restriction flag."""
-    with api.open_vault(path, ADMIN) as v:
+    with open_raw_vault(path, ADMIN) as v:
         with v.transaction() as con:
             con.execute("INSERT INTO subject_status VALUES (?, 'erased', now(), 'REQ-1')", [ERASED])
             con.execute("INSERT INTO subject_status VALUES (?, 'restricted', now(), 'REQ-2')", [RESTRICTED])
@@ -61,14 +61,14 @@ def _dump(v: Vault, skip: tuple[str, ...] = ("audit", "backups")) -> dict[str, l
 
 
 def _kids(path: Path) -> set[str]:
-    with api.open_vault(path, ADMIN) as v:
+    with open_raw_vault(path, ADMIN) as v:
         return {str(r[0]) for r in v.con.execute("SELECT child_key FROM kids").fetchall()}
 
 
 def test_round_trip_equals_the_original(template: tuple[Path, x25519.Identity], tmp_path: Path) -> None:
     vault, ident = _copy(template, tmp_path)
     result = backup_vault(vault, ADMIN, tmp_path / "b")
-    with api.open_vault(vault, ADMIN) as v:
+    with open_raw_vault(vault, ADMIN) as v:
         before, audit_before = _dump(v), v.con.execute("SELECT * FROM audit ORDER BY seq").fetchall()
         registered = v.con.execute("SELECT backup_id, sha256, delete_by FROM backups").fetchall()
     assert registered == [(result.backup_id, result.sha256, dt.date(2033, 10, 31))]
@@ -76,7 +76,7 @@ def test_round_trip_equals_the_original(template: tuple[Path, x25519.Identity], 
     assert files_containing(tmp_path / "b", [n.encode() for _, n in KIDS]) == []
     restored = restore_backup(result.path, tmp_path / "copy", ADMIN, identity=ident)
     assert restored.statuses_reapplied == 0 and restored.rows_purged == {}
-    with api.open_vault(tmp_path / "copy", ADMIN) as v:
+    with open_raw_vault(tmp_path / "copy", ADMIN) as v:
         after = _dump(v)
         audit_after = v.con.execute("SELECT * FROM audit ORDER BY seq").fetchall()
         assert v.verify_audit().ok
@@ -97,7 +97,7 @@ def test_restore_over_the_live_vault_does_not_resurrect_an_erased_child(
     result = restore_backup(backup.path, vault, ADMIN, replace=True)  # the live vault's identity decrypts
     assert result.sources == ["current vault"]
     assert result.statuses_reapplied == 2 and result.rows_purged == {"kids": 1}
-    with api.open_vault(vault, ADMIN) as v:
+    with open_raw_vault(vault, ADMIN) as v:
         kids = {str(r[0]) for r in v.con.execute("SELECT child_key FROM kids").fetchall()}
         assert ERASED not in kids and RESTRICTED in kids
         statuses = set(v.con.execute("SELECT child_key, status FROM subject_status").fetchall())

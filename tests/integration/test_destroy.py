@@ -16,7 +16,7 @@ from cscvault.errors import AuthError, PermissionDenied, TamperedError, UsageErr
 from cscvault.vault import Credentials, Vault
 from cscvault.vault.backup import backup_vault
 from cscvault.vault.destroy import destroy_vault, verify_certificate
-from tests.helpers import PASSWORD, files_containing
+from tests.helpers import PASSWORD, files_containing, open_raw_vault
 
 DPO_PASSWORD = "dpo-password-long-enough"
 ADMIN = Credentials("admin", PASSWORD)
@@ -27,7 +27,7 @@ DPO = Credentials("dana", DPO_PASSWORD)
 def template(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
     """A vault with an admin, a dpo and an analyst; tests copy it (init and new key slots cost seconds)."""
     result = api.init_vault(tmp_path_factory.mktemp("template") / "v", PASSWORD)
-    with api.open_vault(result.path, ADMIN) as v:
+    with open_raw_vault(result.path, ADMIN) as v:
         v.add_user("dana", "dpo", DPO_PASSWORD)
         v.add_user("ann", "analyst", DPO_PASSWORD)
     return result.path, result.recovery_code
@@ -44,7 +44,7 @@ def destroyed(tmp_path_factory: pytest.TempPathFactory, template: tuple[Path, st
     root = tmp_path_factory.mktemp("destroy")
     canaries = [f"CANARY{i:04d}ZQX{os.urandom(4).hex()}" for i in range(40)]
     path, recovery = _copy(template, root / "v"), template[1]
-    with api.open_vault(path, ADMIN) as v:
+    with open_raw_vault(path, ADMIN) as v:
         with v.transaction() as con:
             con.execute("CREATE TABLE canary (child_key VARCHAR, note VARCHAR)")
             con.executemany("INSERT INTO canary VALUES (?, ?)", [[c, c + " free text"] for c in canaries])
@@ -176,7 +176,7 @@ def test_refusals_leave_the_vault_intact(template: tuple[Path, str], tmp_path: P
     with pytest.raises(UsageError, match="outside the vault"):
         destroy_vault(path, ADMIN, DPO, early_reason="x", signing_key=path / "sk.pem")
     assert not sk.exists()
-    with api.open_vault(path, ADMIN) as v:  # still a working vault
+    with open_raw_vault(path, ADMIN) as v:  # still a working vault
         assert v.role == "admin"
     # From the due date on, no reason is needed (and none is recorded).
     result = destroy_vault(

@@ -13,12 +13,12 @@ import pandas as pd
 import pytest
 
 from cscvault import api
-from cscvault.analysis import full
+from cscvault.analysis import whole_plan as full
 from cscvault.analysis.models.imputation import rubin
 from cscvault.errors import DataError
 from cscvault.study import load_study
 from cscvault.vault import Credentials
-from tests.helpers import PASSWORD
+from tests.helpers import PASSWORD, open_raw_vault
 
 ADMIN = Credentials("admin", PASSWORD)
 
@@ -170,14 +170,14 @@ def test_within_la_white_share_ignores_the_las_levels(spec: full.Spec) -> None:
 
 @pytest.fixture(scope="module")
 def full_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, full.FullRun, str]:
-    from cscvault.report.full_section import render_full_section
+    from cscvault.report.whole_plan_section import render_full_section
     from cscvault.synth.generate import generate
 
     root = tmp_path_factory.mktemp("full")
     summary = generate(root / "synth", seed=5, children=3000, clean=True)
     vault = api.init_vault(root / "v", PASSWORD).path
     api.ingest(vault, ADMIN, [summary.returns_dir])
-    with api.open_vault(vault, ADMIN) as v:
+    with open_raw_vault(vault, ADMIN) as v:
         with v.transaction() as con:  # clean returns have no missing covariates: blank some (MCAR)
             con.execute("UPDATE children SET gender = NULL WHERE hash(child_key) % 20 = 0")
             con.execute("UPDATE children SET ethnicity = NULL WHERE hash(child_key) % 10 = 1")
@@ -201,7 +201,7 @@ def test_run_all_rows_have_the_results_shape_and_are_recorded(full_run: tuple[Pa
     assert sorted(s["number"] for s in run.summary["secondary"]) == [1, 2, 3, 4, 5, 6]
     assert all(isinstance(r["n_events"], int) and isinstance(r["n"], int) for r in rows)
     json.dumps(run.summary, default=str)  # the summary is JSON-able for results.json
-    with api.open_vault(vault, ADMIN) as v:
+    with open_raw_vault(vault, ADMIN) as v:
         recorded = v.con.execute("SELECT count(*) FROM results WHERE run_id = ?", [run.run_id]).fetchone()
         plan = v.con.execute("SELECT plan FROM runs WHERE run_id = ?", [run.run_id]).fetchone()
     assert recorded is not None and recorded[0] == len(run.extra_rows)
@@ -263,7 +263,7 @@ def test_an_la_without_events_is_reported_not_fatal(spec: full.Spec) -> None:
 
 @pytest.mark.slow
 def test_released_summary_rounds_every_count(full_run: tuple[Path, full.FullRun, str]) -> None:
-    from cscvault.report.full_section import released_summary
+    from cscvault.report.whole_plan_section import released_summary
 
     _, run, _ = full_run
     doc = released_summary(run, load_study())
@@ -273,7 +273,7 @@ def test_released_summary_rounds_every_count(full_run: tuple[Path, full.FullRun,
 
 
 def test_released_summary_rounds_counts_and_drops_non_finite() -> None:
-    from cscvault.report.full_section import released_summary
+    from cscvault.report.whole_plan_section import released_summary
 
     run = full.FullRun("r", None, [], {"headline": {"n": 963, "x": math.inf}, "secondary": [{"n_events": 12}]})  # type: ignore[arg-type]
     doc = released_summary(run, load_study())

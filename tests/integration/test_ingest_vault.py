@@ -15,7 +15,7 @@ import pytest
 from cscvault import api
 from cscvault.synth.generate import generate
 from cscvault.vault import Credentials
-from tests.helpers import PASSWORD, run_cli
+from tests.helpers import PASSWORD, open_raw_vault, run_cli
 
 ADMIN = Credentials("admin", PASSWORD)
 CHILD_TABLES = (
@@ -42,7 +42,7 @@ def returns(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def _counts(path: Path) -> dict[str, int]:
-    with api.open_vault(path, ADMIN) as v:
+    with open_raw_vault(path, ADMIN) as v:
         return {t: v.con.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in (*CHILD_TABLES, "deliveries")}
 
 
@@ -75,7 +75,7 @@ def test_ingest_is_idempotent_and_reports_quality(tmp_path: Path, returns: Path)
         assert key in d
     assert all(isinstance(v, int) for d in doc["deliveries"] for v in d["findings"].values())
     assert {row["la"] for row in doc["linkage"]} >= {"Swindon"}
-    with api.open_vault(vault, ADMIN) as v:
+    with open_raw_vault(vault, ADMIN) as v:
         assert v.verify_audit().ok
         actions = [r[0] for r in v.con.execute("SELECT action FROM audit").fetchall()]
     assert actions.count("ingest.delivery") == first.loaded + first.rejected
@@ -84,7 +84,7 @@ def test_ingest_is_idempotent_and_reports_quality(tmp_path: Path, returns: Path)
 def test_same_referral_in_overlapping_returns_is_stored_once(tmp_path: Path, returns: Path) -> None:
     vault = api.init_vault(tmp_path / "v", PASSWORD).path
     api.ingest(vault, ADMIN, [returns])
-    with api.open_vault(vault, ADMIN) as v:
+    with open_raw_vault(vault, ADMIN) as v:
         dupes = v.con.execute(
             "SELECT count(*) FROM (SELECT child_key, referral_date FROM referrals GROUP BY 1, 2 HAVING count(*) > 1)"
         ).fetchone()[0]
@@ -117,7 +117,7 @@ def test_sigkill_at_random_points_leaves_whole_deliveries(tmp_path: Path, return
         time.sleep(rng.uniform(1.0, 4.0))
         proc.send_signal(signal.SIGKILL)
         proc.wait()
-        with api.open_vault(vault, ADMIN) as v:
+        with open_raw_vault(vault, ADMIN) as v:
             assert v.verify_audit().ok
             # Every stored row belongs to a recorded delivery, and every delivery's rows are all there.
             for table in CHILD_TABLES:
@@ -150,7 +150,7 @@ def test_identifier_bait_never_reaches_the_vault(tmp_path: Path) -> None:
     assert proc.returncode in (0, 3), proc.stderr
     for value in planted:
         assert value not in proc.stdout and value not in proc.stderr
-    with api.open_vault(vault, ADMIN) as v:
+    with open_raw_vault(vault, ADMIN) as v:
         tables = [
             r[0]
             for r in v.con.execute(

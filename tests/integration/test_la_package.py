@@ -15,6 +15,7 @@ from pyrage import x25519
 from cscvault.errors import AuthError, DataError, TamperedError, UsageError
 from cscvault.la import build_package, extracted_package, looks_like_package, open_package, read_package
 from cscvault.study import load_study
+from tests.helpers import open_raw_vault
 
 CIN = "csc-validator-be-cin/CIN_Census_2024.xml"
 HEADER_903 = "liia-tools-pipeline/SSDA903_2020_header.csv"
@@ -185,7 +186,7 @@ def test_package_to_the_vault_recipient_is_ingested_with_the_vault_identity(tmp_
     summary = generate(tmp_path / "syn", seed=5, children=10, formats="cin")
     ret = max((f for f in summary.files if f.name.startswith("walsall_cin")), key=lambda f: f.stat().st_size)
     pkg = build_package([ret], recipient, tmp_path / "walsall.age", load_study()).path
-    with api.open_vault(vault, creds) as v:
+    with open_raw_vault(vault, creds) as v:
         with extracted_package(pkg, vault_identity(v)) as (package, paths):
             results = [ingest_file(v, p, la=package.la, return_label=package.return_label(p.name)) for p in paths]
     assert [r.sha256 for r in results] == [hashlib.sha256(ret.read_bytes()).hexdigest()]

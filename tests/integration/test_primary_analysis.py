@@ -14,7 +14,7 @@ from cscvault import api
 from cscvault.analysis.samples import build_primary_sample
 from cscvault.synth.generate import generate
 from cscvault.vault import Credentials
-from tests.helpers import PASSWORD
+from tests.helpers import PASSWORD, open_raw_vault
 
 ADMIN = Credentials("admin", PASSWORD)
 ANALYST = Credentials("ana", "analyst password 1")
@@ -37,7 +37,7 @@ def trial(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, dict[st
 def test_sample_and_outcome_match_the_truth_child_by_child(trial: tuple[Path, Path, dict[str, object]]) -> None:
     vault, _, truth = trial
     expected = pd.read_csv(str(truth["sample_csv"]), dtype={"la_child_id": str})
-    with api.open_vault(vault, ADMIN) as v:
+    with open_raw_vault(vault, ADMIN) as v:
         expected["child_key"] = [
             v.child_key(la, i) for la, i in zip(expected.la_code, expected.la_child_id, strict=True)
         ]
@@ -52,7 +52,7 @@ def test_sample_and_outcome_match_the_truth_child_by_child(trial: tuple[Path, Pa
 
 def test_flow_matches_the_known_truth(trial: tuple[Path, Path, dict[str, object]]) -> None:
     vault, _, truth = trial
-    with api.open_vault(vault, ADMIN) as v:
+    with open_raw_vault(vault, ADMIN) as v:
         sample = build_primary_sample(v.con, v.study)
         codes = {la.name: la.ons_code for la in v.study.local_authorities}
     flow = sample.flow.set_index("la")
@@ -96,7 +96,7 @@ def test_analysis_records_its_run_and_writes_results(
     assert all(r["n"] % 5 == 0 for r in rows)  # counts leave the vault rounded
     html = out.report.read_text()
     assert "acro-default" in html and "data:image/png;base64," in html
-    with api.open_vault(vault, ADMIN) as v:
+    with open_raw_vault(vault, ADMIN) as v:
         run = v.con.execute(
             "SELECT plan_sha256, code_version, deliveries, status FROM runs WHERE run_id = ?", [out.run.run_id]
         ).fetchone()
@@ -107,7 +107,7 @@ def test_analysis_records_its_run_and_writes_results(
 
 def _some_child(vault: Path, offset: int) -> tuple[str, str]:
     """(LA name, child key) of an analysed child."""
-    with api.open_vault(vault, ADMIN) as v:
+    with open_raw_vault(vault, ADMIN) as v:
         sample = build_primary_sample(v.con, v.study)
         row = sample.analysed.sort_values("child_key").iloc[offset]
         return str(row["la"]), str(row["child_key"])
@@ -118,7 +118,7 @@ def test_restriction_drops_the_analysis_n_by_exactly_the_restricted_child(
 ) -> None:
     vault, _, _ = trial
     _, key = _some_child(vault, 3)
-    with api.open_vault(vault, ADMIN) as v:
+    with open_raw_vault(vault, ADMIN) as v:
         before = len(build_primary_sample(v.con, v.study).analysed)
         # The rights register needs the LA's id; stand in for the LA's confirmation by restricting the key.
         with v.transaction() as con:
@@ -134,7 +134,7 @@ def test_restriction_drops_the_analysis_n_by_exactly_the_restricted_child(
 def test_erasure_survives_reingest(trial: tuple[Path, Path, dict[str, object]]) -> None:
     vault, returns, _ = trial
     _, key = _some_child(vault, 7)
-    with api.open_vault(vault, ADMIN) as v:
+    with open_raw_vault(vault, ADMIN) as v:
         from cscvault.vault import subjects
 
         with v.transaction() as con:
@@ -143,7 +143,7 @@ def test_erasure_survives_reingest(trial: tuple[Path, Path, dict[str, object]]) 
         con = v.con
         con.execute("DELETE FROM deliveries")  # forget the deliveries so the same files load again
     api.ingest(vault, ADMIN, [returns])
-    with api.open_vault(vault, ADMIN) as v:
+    with open_raw_vault(vault, ADMIN) as v:
         for table in ("children", "referrals", "cla_episodes", "attendance_terms"):
             assert v.con.execute(f"SELECT count(*) FROM {table} WHERE child_key = ?", [key]).fetchone()[0] == 0
         assert v.con.execute("SELECT sum(tombstoned) FROM deliveries").fetchone()[0] > 0
@@ -160,13 +160,13 @@ def test_rights_through_the_register_act_on_the_analysis(trial: tuple[Path, Path
     """Restriction by LA id: n drops by exactly one and the rows stay; rectification survives re-ingest."""
     vault, returns, truth = trial
     la, child_id = _la_child(truth, 11)
-    with api.open_vault(vault, ADMIN) as v:
+    with open_raw_vault(vault, ADMIN) as v:
         before = len(build_primary_sample(v.con, v.study).analysed)
         key = v.child_key(la, child_id)
     rid = api.rights_open(vault, DPO, "restriction", la, child_id, dt.date(2026, 1, 5), dt.date(2026, 1, 6)).request_id
     assert api.rights_show(vault, DPO, rid).request.child_held
     api.rights_act(vault, DPO, rid)
-    with api.open_vault(vault, ADMIN) as v:
+    with open_raw_vault(vault, ADMIN) as v:
         after = build_primary_sample(v.con, v.study).analysed
         assert len(after) == before - 1
         assert key not in set(after["child_key"])
@@ -176,15 +176,15 @@ def test_rights_through_the_register_act_on_the_analysis(trial: tuple[Path, Path
     rid2 = api.rights_open(
         vault, DPO, "rectification", la2, child2, dt.date(2026, 1, 5), dt.date(2026, 1, 6)
     ).request_id
-    with api.open_vault(vault, ADMIN) as v:
+    with open_raw_vault(vault, ADMIN) as v:
         key2 = v.child_key(la2, child2)
         held = v.con.execute("SELECT gender FROM main.children WHERE child_key = ?", [key2]).fetchone()[0]
     corrected = "female" if held != "female" else "male"
     api.rights_act(vault, DPO, rid2, field_name="children.gender", value=corrected)
-    with api.open_vault(vault, ADMIN) as v:
+    with open_raw_vault(vault, ADMIN) as v:
         v.con.execute("DELETE FROM deliveries")  # forget the deliveries so the same files load again
     api.ingest(vault, ADMIN, [returns])
-    with api.open_vault(vault, ADMIN) as v:
+    with open_raw_vault(vault, ADMIN) as v:
         assert (
             v.con.execute("SELECT gender FROM analysis.children WHERE child_key = ?", [key2]).fetchone()[0] == corrected
         )

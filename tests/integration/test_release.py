@@ -16,7 +16,7 @@ from cscvault import api
 from cscvault.cli import main
 from cscvault.errors import DataError, PermissionDenied, UsageError, VaultStateError
 from cscvault.vault import Credentials
-from tests.helpers import PASSWORD, run_cli
+from tests.helpers import PASSWORD, open_raw_vault, run_cli
 
 ADMIN = Credentials("admin", PASSWORD)
 ANALYST = Credentials("ana", "analyst password 1")
@@ -119,7 +119,7 @@ def test_requester_cannot_approve_or_reject_their_own_release(vault: Path, tmp_p
 
     # A requester whose role later became checker is still refused: the rule is about people, not roles.
     flipped = api.release_request(vault, FLIP, [_table(tmp_path, "flip.csv", [("Wigan", "control", 40)])], "mine")
-    with api.open_vault(vault, ADMIN) as v, v.transaction() as con:
+    with open_raw_vault(vault, ADMIN) as v, v.transaction() as con:
         con.execute("UPDATE users SET role = 'checker' WHERE name = ?", [FLIP.user])
     with pytest.raises(PermissionDenied, match="two-person rule"):
         api.release_approve(vault, FLIP, flipped.release_id, "self")
@@ -168,7 +168,7 @@ def test_the_gate_refuses_child_keys_and_row_level_files(vault: Path, tmp_path: 
     with pytest.raises(UsageError, match=r"big\.txt.*oversize"):
         api.release_request(vault, ANALYST, [big], "too big")
     assert len(api.release_list(vault, ADMIN)) == before  # nothing stored for a refused request
-    with api.open_vault(vault, ADMIN) as v:
+    with open_raw_vault(vault, ADMIN) as v:
         refused = v.con.execute("SELECT objects, counts FROM audit WHERE action = 'release.refused'").fetchall()
     assert len(refused) == 4 and all("abc" not in o and "P00001" not in o for o, _ in refused)
 
@@ -237,7 +237,7 @@ def test_audit_entries_carry_ids_and_counts_only(vault: Path, tmp_path: Path) ->
     release = api.release_request(vault, ANALYST, [table], "audit free text never logged")
     api.release_approve(vault, CHECKER, release.release_id, "checker note never logged")
     api.release_export(vault, ANALYST, release.release_id, tmp_path)
-    with api.open_vault(vault, ADMIN) as v:
+    with open_raw_vault(vault, ADMIN) as v:
         entries = v.con.execute(
             "SELECT action, objects, counts FROM audit WHERE action LIKE 'release.%' AND objects LIKE ?",
             [f"%{release.release_id}%"],
@@ -287,7 +287,7 @@ def test_a_release_of_run_results_records_its_children(tmp_path: Path) -> None:
     detail = api.release_show(path, ANALYST, release.release_id)
     assert detail.subjects == len(output.run.sample.analysed["child_key"].unique()) > 0
     key = str(output.run.sample.analysed["child_key"].iloc[0])
-    with api.open_vault(path, ADMIN) as v:
+    with open_raw_vault(path, ADMIN) as v:
         assert _releases_including(v, key) == [release.release_id]
 
 

@@ -19,7 +19,7 @@ from cscvault import api
 from cscvault.errors import PermissionDenied, UsageError
 from cscvault.study import default_study_path
 from cscvault.vault import Credentials
-from tests.helpers import PASSWORD, run_cli
+from tests.helpers import PASSWORD, open_raw_vault, run_cli
 
 ADMIN = Credentials("admin", PASSWORD)
 DPO = Credentials("dee", "dpo password 123")
@@ -47,7 +47,7 @@ def vault(tmp_path_factory: pytest.TempPathFactory, study_path: Path) -> Path:
     path = api.init_vault(tmp_path_factory.mktemp("vault") / "v", PASSWORD, study_path=study_path).path
     api.add_user(path, ADMIN, "dee", "dpo", DPO.secret)
     api.add_user(path, ADMIN, "ana", "analyst", ANALYST.secret)
-    with api.open_vault(path, ADMIN) as v, v.transaction() as con:
+    with open_raw_vault(path, ADMIN) as v, v.transaction() as con:
         con.execute("CREATE TABLE test_people (child_key VARCHAR, gender VARCHAR, ethnicity VARCHAR)")
         con.execute("CREATE TABLE test_events (child_key VARCHAR, event_date DATE, kind VARCHAR)")
         for i, la_id in enumerate(IDS):
@@ -59,14 +59,14 @@ def vault(tmp_path_factory: pytest.TempPathFactory, study_path: Path) -> Path:
                     [key, dt.date(2021, 1, 1) + dt.timedelta(days=j), "referral"],
                 )
         v.record("test.load", counts={"children": len(IDS)})
-    with api.open_vault(path, ADMIN) as v:
+    with open_raw_vault(path, ADMIN) as v:
         v.con.execute("SELECT 1")  # reopen refreshes the analysis views for the new tables
     return path
 
 
 def _counts(path: Path, la_id: str) -> dict[str, tuple[int, int]]:
     """Per table: (rows in main, rows in the analysis view) for one child."""
-    with api.open_vault(path, ADMIN) as v:
+    with open_raw_vault(path, ADMIN) as v:
         key = v.child_key(WALSALL, la_id)
         out = {}
         for table in ("test_people", "test_events"):
@@ -101,7 +101,7 @@ def test_access_package_holds_exactly_the_childs_records(vault: Path, tmp_path: 
     counts = _counts(vault, IDS[7])
     held = {t: n for t, n in doc["row_counts"].items() if n}
     assert held == {"test_events": counts["test_events"][0], "test_people": counts["test_people"][0]}
-    with api.open_vault(vault, ADMIN) as v:
+    with open_raw_vault(vault, ADMIN) as v:
         key = v.child_key(WALSALL, IDS[7])
     assert {r["child_key"] for rows in doc["records"].values() for r in rows} == {key}
     info = doc["supplementary_information"]
@@ -120,7 +120,7 @@ def test_erasure_removes_the_child_and_leaves_a_tombstone(vault: Path) -> None:
     assert {t: n for t, n in result.counts.items() if n} == {"test_events": 4, "test_people": 1}
     assert _counts(vault, IDS[3]) == {"test_people": (0, 0), "test_events": (0, 0)}
     assert _counts(vault, IDS[4])["test_people"] == (1, 1)
-    with api.open_vault(vault, ADMIN) as v:
+    with open_raw_vault(vault, ADMIN) as v:
         key = v.child_key(WALSALL, IDS[3])
         assert v.con.execute("SELECT status FROM subject_status WHERE child_key = ?", [key]).fetchall() == [("erased",)]
     # A second request about the same child: not held any more.
@@ -129,13 +129,13 @@ def test_erasure_removes_the_child_and_leaves_a_tombstone(vault: Path) -> None:
 
 
 def test_restriction_excludes_from_analysis_but_keeps_the_data(vault: Path) -> None:
-    with api.open_vault(vault, ADMIN) as v:
+    with open_raw_vault(vault, ADMIN) as v:
         n_before = v.con.execute("SELECT count(*) FROM analysis.test_events").fetchone()[0]
     rid = _open(vault, "restriction", IDS[5])
     api.rights_act(vault, DPO, rid)
     counts = _counts(vault, IDS[5])
     assert counts == {"test_people": (1, 0), "test_events": (2, 0)}
-    with api.open_vault(vault, ADMIN) as v:
+    with open_raw_vault(vault, ADMIN) as v:
         assert v.con.execute("SELECT count(*) FROM analysis.test_events").fetchone()[0] == n_before - 2
 
 
@@ -144,7 +144,7 @@ def test_rectification_overrides_the_delivered_value(vault: Path) -> None:
     with pytest.raises(UsageError, match="not a correctable field"):
         api.rights_act(vault, DPO, rid, field_name="test_events.kind", value="x")
     api.rights_act(vault, DPO, rid, field_name="test_people.gender", value="F")
-    with api.open_vault(vault, ADMIN) as v:
+    with open_raw_vault(vault, ADMIN) as v:
         key = v.child_key(WALSALL, IDS[2])
         assert v.con.execute("SELECT gender FROM analysis.test_people WHERE child_key = ?", [key]).fetchone() == ("F",)
         assert v.con.execute("SELECT gender FROM main.test_people WHERE child_key = ?", [key]).fetchone() == ("M",)
@@ -240,7 +240,7 @@ def test_nothing_identifies_the_child_in_audit_or_output(vault: Path, tmp_path: 
         outputs += [opened.stdout + opened.stderr, shown.stdout, acted.stdout + acted.stderr]
     listed = run_cli("rights", "list", str(vault), "--json", password=DPO.secret, env=env)
     outputs.append(listed.stdout)
-    with api.open_vault(vault, ADMIN) as v:
+    with open_raw_vault(vault, ADMIN) as v:
         keys = [v.child_key(WALSALL, i) for i in IDS]
         audit_text = json.dumps(v.con.execute("SELECT * FROM audit").fetchall(), default=str)
         request_columns = [r[0] for r in v.con.execute("DESCRIBE requests").fetchall()]

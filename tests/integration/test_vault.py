@@ -28,7 +28,7 @@ from cscvault.errors import (
     VaultStateError,
 )
 from cscvault.vault import Credentials, Vault
-from tests.helpers import PASSWORD, files_containing, run_cli
+from tests.helpers import PASSWORD, files_containing, open_raw_vault, run_cli
 
 ADMIN = Credentials("admin", PASSWORD)
 
@@ -74,7 +74,7 @@ def test_no_plaintext_anywhere_after_writing_canaries(tmp_path: Path) -> None:
     watcher = _SpillWatcher(path / "tmp", needles)
     watcher.start()
     # A low memory limit forces DuckDB to spill a large sort to the vault's tmp/ directory.
-    with api.open_vault(path, ADMIN, memory_limit="64MB") as v:
+    with open_raw_vault(path, ADMIN, memory_limit="64MB") as v:
         with v.transaction() as con:
             con.execute("CREATE TABLE canary (child_key VARCHAR, note VARCHAR)")
             con.executemany("INSERT INTO canary VALUES (?, ?)", [[c, c + " free text"] for c in canaries])
@@ -92,7 +92,7 @@ def test_no_plaintext_anywhere_after_writing_canaries(tmp_path: Path) -> None:
     hits = files_containing(path, needles)
     assert hits == [], f"plaintext found in {[str(p.relative_to(path)) for p, _ in hits]}"
     # ... and the data are really there, readable with the key.
-    with api.open_vault(path, ADMIN) as v:
+    with open_raw_vault(path, ADMIN) as v:
         assert v.con.execute("SELECT count(*) FROM canary").fetchone() == (len(canaries),)
         assert v.con.execute("SELECT count(*) FROM sorted").fetchone() == (1500000,)
 
@@ -131,7 +131,7 @@ def test_flipped_byte_in_a_used_block_is_tampering_exit_5(vault: tuple[Path, str
 
 
 def _hold_vault(path: str, ready: multiprocessing.synchronize.Event, done: multiprocessing.synchronize.Event) -> None:
-    with api.open_vault(Path(path), ADMIN):
+    with open_raw_vault(Path(path), ADMIN):
         ready.set()
         done.wait(60)
 
@@ -158,12 +158,12 @@ def test_second_process_gets_in_use_exit_5(vault: tuple[Path, str]) -> None:
 def test_recovery_code_opens_the_vault_and_resets_a_password(vault: tuple[Path, str]) -> None:
     path, code = vault
     messy = code.lower().replace("-", " ")  # as someone might type it back
-    with api.open_vault(path, Credentials.recovery_code(messy)) as v:
+    with open_raw_vault(path, Credentials.recovery_code(messy)) as v:
         assert v.role == "admin"
         v.change_password("admin", "a brand new password")
     with pytest.raises(AuthError):
         Vault.open(path, ADMIN)
-    with api.open_vault(path, Credentials("admin", "a brand new password")) as v:
+    with open_raw_vault(path, Credentials("admin", "a brand new password")) as v:
         entries = v.con.execute("SELECT actor, action FROM audit ORDER BY seq").fetchall()
     assert entries[-1] == ("recovery", "user.passwd")
     with pytest.raises(AuthError, match="wrong recovery code"):
@@ -172,9 +172,9 @@ def test_recovery_code_opens_the_vault_and_resets_a_password(vault: tuple[Path, 
 
 def test_passwd_rewraps_without_reencrypting_data(vault: tuple[Path, str]) -> None:
     path, _ = vault
-    with api.open_vault(path, ADMIN) as v, v.transaction() as con:
+    with open_raw_vault(path, ADMIN) as v, v.transaction() as con:
         con.execute("CREATE TABLE t AS SELECT range AS i FROM range(100000)")
-    with api.open_vault(path, ADMIN) as v:
+    with open_raw_vault(path, ADMIN) as v:
         v.con.execute("CHECKPOINT")
     keys_before = json.loads((path / "keys.json").read_text())
     blocks_before = (path / "vault.duckdb").read_bytes()[3 * 4096 :]
@@ -188,7 +188,7 @@ def test_passwd_rewraps_without_reencrypting_data(vault: tuple[Path, str]) -> No
     blocks_after = (path / "vault.duckdb").read_bytes()[3 * 4096 :]
     same = sum(a == b for a, b in zip(blocks_before, blocks_after, strict=False))
     assert same / len(blocks_before) > 0.9
-    with api.open_vault(path, Credentials("admin", "my second password")) as v:
+    with open_raw_vault(path, Credentials("admin", "my second password")) as v:
         assert v.con.execute("SELECT count(*) FROM t").fetchone() == (100000,)
 
 
@@ -200,7 +200,7 @@ def test_a_user_cannot_change_their_role_by_editing_files(vault: tuple[Path, str
     path, _ = vault
     api.add_user(path, ADMIN, "ana", "analyst", "analyst password 1")
     ana = Credentials("ana", "analyst password 1")
-    with api.open_vault(path, ana) as v:
+    with open_raw_vault(path, ana) as v:
         assert v.role == "analyst"
         with pytest.raises(PermissionDenied):
             v.add_user("mallory", "admin", "mallory password 1")
@@ -223,13 +223,13 @@ def test_a_user_cannot_change_their_role_by_editing_files(vault: tuple[Path, str
         if s["user"] == "ana":
             s["role"] = "admin"
     (path / "keys.json").write_text(json.dumps(doc))
-    with api.open_vault(path, ana) as v:
+    with open_raw_vault(path, ana) as v:
         assert v.role == "analyst"
 
     # 3. A slot she forges herself (she knows the keys) under the admin's name is not the one the
     #    database pins for admin.
     (path / "keys.json").write_text(original)
-    with api.open_vault(path, ana) as v:
+    with open_raw_vault(path, ana) as v:
         forged = __import__("cscvault.vault.keys", fromlist=["make_slot"]).make_slot(
             v.vault_id,
             "user",
@@ -245,7 +245,7 @@ def test_a_user_cannot_change_their_role_by_editing_files(vault: tuple[Path, str
         Vault.open(path, Credentials("admin", "analyst password 1"))
 
     (path / "keys.json").write_text(original)
-    with api.open_vault(path, ana) as v:
+    with open_raw_vault(path, ana) as v:
         assert v.role == "analyst"
 
 

@@ -7,12 +7,11 @@ import importlib.util
 import sys
 from pathlib import Path
 
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
+from hypothesis import HealthCheck, given, settings, strategies as st
 
 from cscvault.errors import DataError
-from cscvault.ingest.pipeline import read_and_screen
 from cscvault.formats.rules import rule
+from cscvault.ingest.pipeline import read_and_screen
 from cscvault.study import load_study
 
 STUDY = load_study()

@@ -57,7 +57,7 @@ from functools import cache
 import numpy as np
 import pytest
 
-from cscvault.analysis import secondary as sec
+from cscvault.analysis import secondary_outcomes as sec
 from cscvault.study import load_study
 from cscvault.synth.frames import simulate, vault_frames
 from cscvault.synth.rates import load_rates

@@ -13,13 +13,12 @@ from pathlib import Path
 from fastapi.testclient import TestClient
 
 from cscvault import api
-from cscvault.rights import complaints as rights_complaints
-from cscvault.rights import requests as rights_requests
+from cscvault.rights import complaints as rights_complaints, requests as rights_requests
 from cscvault.study import default_study_path, load_study
 from cscvault.synth.generate import generate
 from cscvault.vault import Credentials
 from cscvault.web.auth import SESSION_COOKIE
-from tests.helpers import PASSWORD
+from tests.helpers import PASSWORD, open_raw_vault
 
 ADMIN = Credentials("admin", PASSWORD)
 DPO = Credentials("dee", "dpo password 123")
@@ -65,9 +64,9 @@ def build_web_vault(root: Path) -> WebVault:
     public = " ".join(f"{la.ons_code} {la.dfe_code}" for la in load_study().local_authorities)
     synth_ids = [i for r in sample for i in (r["la_child_id"], r["referral_id"]) if i not in public]
     keys = []
-    with api.open_vault(path, ADMIN) as v:
+    with open_raw_vault(path, ADMIN) as v:
         keys += [v.child_key(r["la_code"], r["la_child_id"]) for r in sample]
-    with api.open_vault(path, ADMIN) as v, v.transaction() as con:
+    with open_raw_vault(path, ADMIN) as v, v.transaction() as con:
         con.execute("CREATE TABLE test_people (child_key VARCHAR, gender VARCHAR, ethnicity VARCHAR)")
         con.execute("CREATE TABLE test_events (child_key VARCHAR, event_date DATE, kind VARCHAR)")
         for i, la_id in enumerate(LA_IDS):
@@ -76,10 +75,10 @@ def build_web_vault(root: Path) -> WebVault:
             con.execute("INSERT INTO test_people VALUES (?, ?, ?)", [key, "F" if i % 2 else "M", "WBRI"])
             con.execute("INSERT INTO test_events VALUES (?, ?, ?)", [key, PLANTED_DATE, "referral"])
         v.record("test.load", counts={"children": len(LA_IDS)})
-    with api.open_vault(path, ADMIN) as v:
+    with open_raw_vault(path, ADMIN) as v:
         v.con.execute("SELECT 1")
     received = dt.date.today() - dt.timedelta(days=3)
-    with api.open_vault(path, DPO) as v:
+    with open_raw_vault(path, DPO) as v:
 
         def log(type_: str, la_id: str, on: dt.date, identified: dt.date | None) -> str:
             return rights_requests.open_request(v, type_, "Walsall", la_id, on, identified).request_id

@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 
 from cscvault import api
+from cscvault.cli.serve import check_bind, is_loopback
 from cscvault.errors import UsageError
-from cscvault.web.cli import check_bind, is_loopback
 from tests.helpers import PASSWORD
 
 

@@ -35,7 +35,7 @@ from cscvault.disclosure.rules import (
     round_to_base,
     verdict_of,
 )
-from cscvault.disclosure.secondary import Relation, audit_suppression, secondary_suppression
+from cscvault.disclosure.suppression import Relation, audit_suppression, secondary_suppression
 from cscvault.errors import DataError, UsageError
 
 TOTAL_LABELS = frozenset({"total", "all", "overall", "grand total", "totals"})

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -147,17 +148,22 @@ def parse_profiles(text: str, source: str = PROFILES_FILE) -> dict[str, Profile]
     return profiles
 
 
+@functools.cache
+def _shipped_profiles() -> dict[str, Profile]:
+    """The shipped profiles, parsed once per process (every checked table asks for its profile)."""
+    source, text = _shipped_text()
+    return parse_profiles(text, source)
+
+
 def load_profiles(path: Path | None = None) -> dict[str, Profile]:
     """All profiles: the shipped file, or another profiles file a TRE supplies."""
     if path is None:
-        source, text = _shipped_text()
-    else:
-        try:
-            text = path.read_text(encoding="utf-8")
-        except OSError:
-            raise UsageError(f"{path}: cannot read the profiles file") from None
-        source = str(path)
-    return parse_profiles(text, source)
+        return dict(_shipped_profiles())  # a copy: callers may not change the cached set
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError:
+        raise UsageError(f"{path}: cannot read the profiles file") from None
+    return parse_profiles(text, str(path))
 
 
 def profile_names(path: Path | None = None) -> list[str]:

@@ -24,6 +24,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from cscvault.analysis.primary import delivery_set
+from cscvault.analysis.samples import build_primary_sample
 from cscvault.disclosure import release_checks as rc
 from cscvault.disclosure.acro_format import CustomOutput, OutputEntry, write_results
 from cscvault.disclosure.check import CheckedTable
@@ -220,9 +222,6 @@ def _subjects(vault: Vault, checks: Sequence[rc.OutputCheck], stored: Sequence[b
                 run_ids.add(run)
     if not run_ids:
         return set()
-    from cscvault.analysis.primary import delivery_set
-    from cscvault.analysis.samples import build_primary_sample
-
     current, _ = delivery_set(vault)
     marks = ", ".join("?" for _ in run_ids)
     matching = vault.con.execute(

@@ -19,7 +19,7 @@ same verdicts as ACRO itself:
   has negative contributions the dominance rules are not applied to that table and the cells
   with negatives go to review (so the table does);
 - models: fewer residual degrees of freedom than `min_dof` fails.
-Secondary suppression (totals, linked tables) lives in `cscvault.disclosure.secondary` and is
+Secondary suppression (totals, linked tables) lives in `cscvault.disclosure.suppression` and is
 re-exported here.
 """
 
@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from cscvault.disclosure.profiles import Profile, get_profile
-from cscvault.disclosure.secondary import (
+from cscvault.disclosure.suppression import (
     Interval,
     Relation,
     audit_suppression,

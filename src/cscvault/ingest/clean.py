@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from cscvault.formats.base import LOC, Collector
+from cscvault.formats.dr_returns import layouts
 from cscvault.formats.identifiers import looks_like_name, nhs_check_digit_ok, value_identifier_rule
 from cscvault.formats.recode import is_kinship, is_return_home, recode, recode_factors, table
 from cscvault.ingest import dates as datelib
@@ -67,8 +68,6 @@ def clean_tables(
 def _rescale_proportions(df: pd.DataFrame, sink: Collector) -> pd.DataFrame:
     """A proportion measure given as percentages (some value above 1) is divided by 100 for the file;
     one NUM-003 per measure. Values above 100 cannot be either and are rejected (NUM-002)."""
-    from cscvault.formats.dr_returns import layouts
-
     measures = layouts()["dr1"].get("proportions", {}).get("measures", [])
     if "measure" not in df.columns or "value" not in df.columns:
         return df

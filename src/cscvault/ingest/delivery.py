@@ -35,6 +35,7 @@ from cscvault.ingest.package import extracted_package, looks_like_package
 from cscvault.ingest.pipeline import ScreenedDelivery, read_and_screen, sha256_of, to_arrow
 from cscvault.ingest.workers import default_workers, screened_in_order
 from cscvault.vault import Vault
+from cscvault.vault.identity import vault_identity
 from cscvault.vault.pseudonyms import child_key, child_keys
 
 # Rows with equal natural keys are the same record seen in two deliveries (overlapping returns).
@@ -155,8 +156,6 @@ def _forgetting_checked_values() -> Iterator[None]:
 def ingest_package(vault: Vault, path: Path) -> list[DeliveryResult]:
     """An LA's age-encrypted package: its manifest is verified (an altered file is refused, naming it), then each
     file is a delivery. The decrypted files live only in a private RAM-backed folder while they are read."""
-    from cscvault.vault.identity import vault_identity
-
     results = []
     with extracted_package(path, vault_identity(vault)) as (package, files):
         for f in files:

@@ -14,6 +14,7 @@ from typing import Any
 
 from cscvault.errors import DataError
 from cscvault.formats.base import Finding
+from cscvault.ingest.pipeline import read_and_screen
 from cscvault.study import Study
 
 FAILING = ("fatal", "error")
@@ -82,8 +83,6 @@ class FileCheck:
 
 
 def check_file(path: Path, study: Study, *, la: str | None = None, return_label: str | None = None) -> FileCheck:
-    from cscvault.ingest.pipeline import read_and_screen
-
     try:
         d = read_and_screen(path, study, la=la, return_label=return_label)
     except DataError as exc:

@@ -57,7 +57,7 @@ def supplementary_information(vault: Vault, request: Request) -> dict[str, Any]:
         ],
         "source": f"{la.notice_name} children's services ({study.source_description})",
         "recipients": "No one outside the research team. Only aggregate, disclosure-checked results are published.",
-        "retention": f"until {long_date(r.delete_by)} ({r.delete_by_label}), five years after final reporting",
+        "retention": f"until {long_date(r.delete_by)} ({r.delete_by_label}), {r.period_text}",
         "rights": ["access", "rectification", "erasure", "restriction of processing", "objection to processing"],
         "complaints": {
             "dpo": study.dpo.email,

@@ -10,6 +10,8 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any
 
+from cscvault.errors import UsageError
+
 
 @dataclass(frozen=True)
 class Contact:
@@ -84,6 +86,20 @@ class Retention:
     delete_by: dt.date
     delete_by_label: str
     reason: str
+
+    @property
+    def years_after_final_report(self) -> int:
+        """Whole years from final reporting to the deletion date (the notice's promise, from the dates)."""
+        start, end = self.final_report, self.delete_by
+        return end.year - start.year - ((end.month, end.day) < (start.month, start.day))
+
+    @property
+    def period_text(self) -> str:
+        """'five years after final reporting', from the dates: the one wording every document uses."""
+        words = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten")
+        n = self.years_after_final_report
+        number = words[n] if 0 <= n < len(words) else str(n)
+        return f"{number} year{'s' if n != 1 else ''} after final reporting"
 
 
 @dataclass(frozen=True)
@@ -172,8 +188,6 @@ class Study:
                 la.dfe_code.casefold(),
             }:
                 return la
-        from cscvault.errors import UsageError
-
         known = ", ".join(la.name for la in self.local_authorities)
         raise UsageError(f"unknown local authority '{name_or_code}' (this study has: {known})")
 

@@ -57,15 +57,6 @@ def _lower_first(text: str) -> str:
     return text[:1].lower() + text[1:]
 
 
-def _number_word(n: int) -> str:
-    words = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten")
-    return words[n] if 0 <= n < len(words) else str(n)
-
-
-def _years_between(start: dt.date, end: dt.date) -> int:
-    return end.year - start.year - ((end.month, end.day) < (start.month, start.day))
-
-
 def notice_sections(study: Study) -> tuple[str, list[Section]]:
     """The notice's title and sections."""
     las = [la.notice_name for la in study.local_authorities]
@@ -160,9 +151,8 @@ def notice_sections(study: Study) -> tuple[str, list[Section]]:
 
     store = Section("How we store your personal information", "storage")
     store.p(f"The data are stored encrypted and password protected: {study.storage}.")
-    years = _years_between(r.final_report, r.delete_by)
     store.p(
-        f"We keep all of the data for {_number_word(years)} years after our final reporting is complete, "
+        f"We keep all of the data for {r.period_text} is complete, "
         f"{r.reason}. We expect final reporting in {r.final_report_label} (by {long_date(r.final_report)}), "
         f"so we will delete all of the data in {r.delete_by_label} (by {long_date(r.delete_by)}). "
         "The data will then be securely deleted: the encryption keys are destroyed and the files "

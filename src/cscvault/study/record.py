@@ -34,7 +34,7 @@ def record_entries(study: Study) -> list[tuple[str, str]]:
         ("International transfers", "none"),
         (
             "Retention",
-            f"until {long_date(r.delete_by)} ({r.delete_by_label}): five years after final reporting "
+            f"until {long_date(r.delete_by)} ({r.delete_by_label}): {r.period_text} "
             f"({r.final_report_label}); then crypto-shredded with a deletion certificate",
         ),
         (

@@ -20,7 +20,7 @@ import numpy.typing as npt
 import pandas as pd
 
 from cscvault.analysis.samples import PrimarySample, primary_sample_from_frames
-from cscvault.analysis.secondary import SecondaryInputs
+from cscvault.analysis.secondary_outcomes import SecondaryInputs
 from cscvault.study import load_study
 from cscvault.study.model import Study
 from cscvault.synth import codes, dgp

@@ -17,6 +17,7 @@ from typing import IO, Any
 import numpy as np
 import numpy.typing as npt
 
+from cscvault.formats.ssda903 import TABLES
 from cscvault.synth import codes
 from cscvault.synth.cin_census import collection_years, year_label
 from cscvault.synth.dates import NO_DATE, add_months, day, first_of_month, fmt
@@ -25,46 +26,22 @@ from cscvault.synth.identifiers import BaitLog, postcodes, upns
 
 ObjArray = npt.NDArray[np.object_]
 
-COLUMNS: dict[str, tuple[str, ...]] = {
-    "header": ("CHILD", "SEX", "DOB", "ETHNIC", "UPN", "MOTHER", "MC_DOB"),
-    "episodes": (
-        "CHILD",
-        "DECOM",
-        "RNE",
-        "LS",
-        "CIN",
-        "PLACE",
-        "PLACE_PROVIDER",
-        "DEC",
-        "REC",
-        "REASON_PLACE_CHANGE",
-        "HOME_POST",
-        "PL_POST",
-        "URN",
-    ),
-    "uasc": ("CHILD", "SEX", "DOB", "DUC"),
-    "reviews": ("CHILD", "DOB", "REVIEW", "REVIEW_CODE"),
-    "missing": ("CHILD", "DOB", "MISSING", "MIS_START", "MIS_END"),
-    "oc2": (
-        "CHILD",
-        "DOB",
-        "SDQ_SCORE",
-        "SDQ_REASON",
-        "CONVICTED",
-        "HEALTH_CHECK",
-        "IMMUNISATIONS",
-        "TEETH_CHECK",
-        "HEALTH_ASSESSMENT",
-        "SUBSTANCE_MISUSE",
-        "INTERVENTION_RECEIVED",
-        "INTERVENTION_OFFERED",
-    ),
-    "oc3": ("CHILD", "DOB", "IN_TOUCH", "ACTIV", "ACCOM"),
-    "ad1": ("CHILD", "DOB", "DATE_INT", "DATE_MATCH", "FOSTER_CARE", "NB_ADOPTR", "SEX_ADOPTR", "LS_ADOPTR"),
-    "placed_for_adoption": ("CHILD", "DOB", "DATE_PLACED", "DATE_PLACED_CEASED", "REASON_PLACED_CEASED"),
-    "previous_permanence": ("CHILD", "DOB", "PREV_PERM", "LA_PERM", "DATE_PERM"),
-    "sw_episodes": ("CHILD", "DOB", "SW_ID", "SW_DECOM", "SW_DEC", "SW_REASON"),
-}
+# The tables synth writes, in its writing order; their columns come from the reader's declaration of the
+# format (one source: `formats.ssda903.TABLES`). Synth writes no DoLO table.
+WRITTEN_TABLES = (
+    "header",
+    "episodes",
+    "uasc",
+    "reviews",
+    "missing",
+    "oc2",
+    "oc3",
+    "ad1",
+    "placed_for_adoption",
+    "previous_permanence",
+    "sw_episodes",
+)
+COLUMNS: dict[str, tuple[str, ...]] = {table: TABLES[table] for table in WRITTEN_TABLES}
 SW_EPISODES_FROM = 2024  # collection 2023/24
 
 

@@ -37,8 +37,7 @@ from pyrage import x25519
 from cscvault import audit, clock
 from cscvault.errors import AuthError, TamperedError, UsageError, VaultStateError
 from cscvault.fileio import fsync_dir, publish_directory, storage_error
-from cscvault.vault import keys as keymod
-from cscvault.vault import migrations, subjects
+from cscvault.vault import keys as keymod, migrations, subjects
 from cscvault.vault.database import DB_FILE, TMP_DIR, connect, translate_errors
 from cscvault.vault.identity import parse_recipient, vault_identity, vault_recipient
 from cscvault.vault.store import LOCK_FILE, Credentials, Vault

@@ -34,8 +34,7 @@ from cscvault import __version__, audit
 from cscvault.errors import AuthError, PermissionDenied, TamperedError, UsageError, VaultDestroyed
 from cscvault.fileio import fsync_dir, storage_error, write_atomic
 from cscvault.study.retention import schedule
-from cscvault.vault import inventory
-from cscvault.vault import keys as keymod
+from cscvault.vault import inventory, keys as keymod
 from cscvault.vault.store import Credentials, Vault
 
 CERT_FORMAT = "cscvault-deletion-certificate"

@@ -36,15 +36,14 @@ from cscvault.errors import (
     VaultStateError,
 )
 from cscvault.fileio import publish_directory, storage_error
+from cscvault.roles import ROLES
 from cscvault.study import Study, parse_study
 from cscvault.study.load import study_sources
 from cscvault.study.retention import retention_warning
-from cscvault.vault import keys as keymod
-from cscvault.vault import migrations, subjects
+from cscvault.vault import keys as keymod, migrations, subjects
 from cscvault.vault.database import DB_FILE, TMP_DIR, connect, translate_errors
 from cscvault.vault.pseudonyms import child_key
 
-ROLES = ("admin", "analyst", "checker", "dpo")
 LOCK_FILE = ".lock"
 
 

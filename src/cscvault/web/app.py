@@ -30,8 +30,6 @@ from cscvault.errors import (
     UsageError,
     VaultDestroyed,
 )
-from cscvault.study.notice import render_notice as render_study_notice
-from cscvault.vault import ROLES, Credentials
 from cscvault.web import auth
 from cscvault.web.auth import Forbidden, Guard, LoginRequired
 from cscvault.web.console import Console
@@ -224,12 +222,12 @@ def _session_routes(app: FastAPI) -> None:
         if console.limiter.blocked(user, client):
             return _login_again(request, 429, "Too many failed attempts: wait five minutes and try again.", next)
         try:
-            role = console.call(_open_for_login, console, Credentials(user, password))
+            role = console.call(_open_for_login, console, api.Credentials(user, password))
         except AuthError:
             console.limiter.failed(user, client)
             return _login_again(request, 401, "Wrong user name or password.", next)
         console.limiter.succeeded(user, client)
-        session = console.sessions.create(Credentials(user, password), role)
+        session = console.sessions.create(api.Credentials(user, password), role)
         response = RedirectResponse(_safe_next(next), status_code=303)
         response.set_cookie(
             auth.SESSION_COOKIE,
@@ -242,7 +240,7 @@ def _session_routes(app: FastAPI) -> None:
         response.delete_cookie(auth.LOGIN_COOKIE, path="/login")
         return response
 
-    @route(app.router, "POST", "/logout", ROLES)
+    @route(app.router, "POST", "/logout", api.ROLES)
     def logout(request: Request) -> Response:
         console: Console = request.app.state.console
         console.sessions.drop(request.cookies.get(auth.SESSION_COOKIE))
@@ -250,7 +248,7 @@ def _session_routes(app: FastAPI) -> None:
         response.delete_cookie(auth.SESSION_COOKIE, path="/")
         return response
 
-    @route(app.router, "GET", "/openapi.json", ROLES, response_class=JSONResponse)
+    @route(app.router, "GET", "/openapi.json", api.ROLES, response_class=JSONResponse)
     def openapi(request: Request) -> dict[str, Any]:
         doc: dict[str, Any] = request.app.openapi()
         return doc
@@ -262,11 +260,11 @@ def _session_routes(app: FastAPI) -> None:
         return HTMLResponse(html, headers={"Content-Security-Policy": inline_style_csp(html)})
 
 
-def _open_for_login(console: Console, credentials: Credentials) -> str:
+def _open_for_login(console: Console, credentials: api.Credentials) -> str:
     """Check a password by opening the user's key slot; remember the vault's public notice on the way."""
     with api.open_vault(console.vault_path, credentials) as vault:
         if console.notice_html is None and console.study_path is None:
-            console.notice_html = render_study_notice(vault.study, "html")
+            console.notice_html = vault.notice_html()
         return vault.role
 
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 from fastapi import Request
 
-from cscvault.vault import ROLES, Credentials
+from cscvault.api import ROLES, Credentials
 
 SESSION_COOKIE = "cscvault_session"
 LOGIN_COOKIE = "cscvault_login"  # pre-login CSRF token (double submit)

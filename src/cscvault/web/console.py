@@ -11,11 +11,13 @@ import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import ParamSpec, TypeVar
+from typing import TYPE_CHECKING, ParamSpec, TypeVar
 
 from cscvault import api
-from cscvault.vault import Credentials, Vault
 from cscvault.web.auth import LoginLimiter, SessionStore
+
+if TYPE_CHECKING:
+    from cscvault.api import Credentials, VaultSession
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -38,7 +40,7 @@ class Console:
             return fn(*args, **kwargs)
 
     @contextlib.contextmanager
-    def vault(self, credentials: Credentials) -> Iterator[Vault]:
+    def vault(self, credentials: Credentials) -> Iterator[VaultSession]:
         """Open the vault once for a page that reads several things."""
         with self._lock, api.open_vault(self.vault_path, credentials) as vault:
             yield vault

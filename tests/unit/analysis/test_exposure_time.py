@@ -301,9 +301,9 @@ def _study_frame(n: int = 3000, seed: int = 5) -> pd.DataFrame:
 
 
 def test_plan_rows_summary_and_report_section():
-    from cscvault.analysis import full
+    from cscvault.analysis import whole_plan as full
     from cscvault.analysis.primary import RESULT_FIELDS, PrimaryRun
-    from cscvault.report.full_section import render_full_section
+    from cscvault.report.whole_plan_section import render_full_section
 
     frame, study = _study_frame()
     assert {"exposure_time", "delayed_effect"} <= set(study.analysis_plan["models"])

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from cscvault.analysis.models.design import build_design
+from cscvault.analysis.models.design_matrix import build_design
 from cscvault.analysis.models.diagnostics import cluster_autocorrelation, latent_icc, term_vifs
 from cscvault.analysis.models.glmm import fit_glmm, fit_glmm_frame
 from cscvault.analysis.simulate import SteppedWedgeSpec, simulate_stepped_wedge

@@ -8,7 +8,7 @@ import pytest
 from scipy.integrate import quad
 from scipy.special import logsumexp
 
-from cscvault.analysis.models.design import build_design
+from cscvault.analysis.models.design_matrix import build_design
 from cscvault.analysis.models.likelihood import (
     NestedLaplaceLikelihood,
     NestedQuadratureLikelihood,

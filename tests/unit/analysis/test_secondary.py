@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from cscvault.analysis import secondary as sec
+from cscvault.analysis import secondary_outcomes as sec
 from cscvault.errors import UsageError
 
 T = pd.Timestamp

@@ -14,13 +14,13 @@ import json
 import pytest
 
 from cscvault import api
-from cscvault.analysis import secondary as sec
+from cscvault.analysis import secondary_outcomes as sec
 from cscvault.analysis.samples import build_primary_sample
 from cscvault.study import load_study
 from cscvault.synth.frames import simulate, vault_frames
 from cscvault.synth.generate import generate
 from cscvault.vault import Credentials
-from tests.helpers import PASSWORD
+from tests.helpers import PASSWORD, open_raw_vault
 
 SEED, CHILDREN = 5, 2000
 ADMIN = Credentials("admin", PASSWORD)
@@ -34,7 +34,7 @@ def vault_run(tmp_path_factory):
     summary = generate(root / "synth", seed=SEED, children=CHILDREN, clean=True)
     vault = api.init_vault(root / "v", PASSWORD).path
     api.ingest(vault, ADMIN, [summary.returns_dir])
-    with api.open_vault(vault, ADMIN) as v:
+    with open_raw_vault(vault, ADMIN) as v:
         sample = build_primary_sample(v.con, v.study)
         inputs = sec.load_secondary_inputs(v.con)
         results = sec.run_secondary(v.con, sample, inputs=inputs)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from cscvault.disclosure.secondary import (
+from cscvault.disclosure.suppression import (
     Interval,
     Relation,
     audit_suppression,

@@ -7,7 +7,7 @@ import datetime as dt
 
 import pytest
 
-from cscvault.analysis.secondary import term_dates
+from cscvault.analysis.secondary_outcomes import term_dates
 from cscvault.formats.school_census import attendance_term, census_month
 from cscvault.ingest.pipeline import read_and_screen
 from cscvault.study import load_study

@@ -18,11 +18,11 @@ from cscvault.errors import UsageError
 from cscvault.ingest import workers
 from cscvault.ingest.delivery import ingest_files
 from cscvault.ingest.pipeline import read_and_screen
-from cscvault.vault.pseudonyms import child_key, child_keys
 from cscvault.study import load_study
 from cscvault.synth.generate import generate
 from cscvault.vault import Credentials
-from tests.helpers import PASSWORD
+from cscvault.vault.pseudonyms import child_key, child_keys
+from tests.helpers import PASSWORD, open_raw_vault
 
 ADMIN = Credentials("admin", PASSWORD)
 STUDY = load_study()
@@ -45,7 +45,7 @@ def census(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
 
 def _contents(vault: Path) -> dict[str, list[tuple[object, ...]]]:
     """Every row of the loaded tables and the deliveries, without load times (child keys are per vault)."""
-    with api.open_vault(vault, ADMIN) as v:
+    with open_raw_vault(vault, ADMIN) as v:
         out = {}
         for table in TABLES:
             cols = [
@@ -71,7 +71,7 @@ def test_workers_load_the_same_vault_as_one_process(tmp_path: Path, census: list
         def progress(name: str, done: int, total: int, seen: list[tuple[str, int, int]] = seen) -> None:
             seen.append((name, done, total))
 
-        with api.open_vault(vault, ADMIN) as v:
+        with open_raw_vault(vault, ADMIN) as v:
             report = ingest_files(v, census, progress, workers=n)
         assert [d.status for d in report.deliveries] == ["loaded"] * len(census)
         # The progress bar still moves file by file, in order.
@@ -80,7 +80,7 @@ def test_workers_load_the_same_vault_as_one_process(tmp_path: Path, census: list
     assert results[0] == results[2]
     assert results[2][1]["quarantine"] and results[2][1]["findings"]
     # A second run with workers reads nothing again.
-    with api.open_vault(tmp_path / "v2", ADMIN) as v:
+    with open_raw_vault(tmp_path / "v2", ADMIN) as v:
         again = ingest_files(v, census, workers=2)
     assert {d.status for d in again.deliveries} == {"already loaded"}
 
@@ -177,7 +177,7 @@ def test_sigkill_of_the_ingest_ends_its_workers(tmp_path: Path, census: list[Pat
     assert [k for k in kids if _running(k)] == []
     # What was committed is whole, and the next run completes it.
     api.ingest(vault, ADMIN, census)
-    with api.open_vault(vault, ADMIN) as v:
+    with open_raw_vault(vault, ADMIN) as v:
         assert v.verify_audit().ok
         assert v.con.execute("SELECT count(*) FROM deliveries").fetchone()[0] == len(census)
 

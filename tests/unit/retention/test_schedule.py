@@ -7,8 +7,8 @@ import datetime as dt
 
 import pytest
 
-from cscvault.study.retention import WARNING_DAYS, retention_warning, schedule
 from cscvault.study import load_study
+from cscvault.study.retention import WARNING_DAYS, retention_warning, schedule
 
 DUE = dt.date(2033, 10, 31)
 

@@ -31,7 +31,7 @@ import pandas as pd
 from numpy.typing import NDArray
 from scipy import stats
 
-from cscvault.analysis.models.design import level_order
+from cscvault.analysis.models.design_matrix import level_order
 from cscvault.analysis.models.glmm import (
     GlmmFit,
     RandomEffects,

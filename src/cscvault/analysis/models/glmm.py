@@ -21,7 +21,7 @@ import pandas as pd
 from numpy.typing import NDArray
 from scipy import optimize, stats
 
-from cscvault.analysis.models.design import Design, build_design
+from cscvault.analysis.models.design_matrix import Design, build_design
 from cscvault.analysis.models.diagnostics import (
     Vif,
     cluster_autocorrelation,

@@ -23,7 +23,7 @@ from numpy.typing import NDArray
 from scipy import sparse
 from scipy.special import expit, logsumexp
 
-from cscvault.analysis.models.design import Design
+from cscvault.analysis.models.design_matrix import Design
 
 FloatArray = NDArray[np.float64]
 

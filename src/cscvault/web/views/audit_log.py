@@ -7,7 +7,6 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse
 
-from cscvault import audit
 from cscvault.web.auth import current_session
 from cscvault.web.console import Console
 from cscvault.web.pages import PAGE_SIZE, Page, render, route
@@ -23,6 +22,6 @@ def audit_page(request: Request, page: Annotated[int, Query(ge=1, le=1_000_000)]
         report = vault.verify_audit()
         pages = max(1, -(-report.entries // PAGE_SIZE))
         number = min(page, pages)
-        rows = audit.entries(vault.con, limit=PAGE_SIZE, offset=(number - 1) * PAGE_SIZE)
+        rows = vault.audit_entries(limit=PAGE_SIZE, offset=(number - 1) * PAGE_SIZE)
     listing = Page(rows, number, pages, report.entries)
     return render(request, "audit.html", session, report=report, page=listing)

@@ -12,19 +12,18 @@ from fastapi import APIRouter, Form, Path, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from cscvault import api
-from cscvault.disclosure.release import CHECK_ROLES, READ_ROLES, REQUEST_ROLES
 from cscvault.web.auth import current_session
 from cscvault.web.console import Console
 from cscvault.web.pages import paginate, render, route
 
 router = APIRouter()
 # The requester (an analyst) may reach the decision routes so that the API can tell them why not.
-DECIDE_ROLES = (*CHECK_ROLES, *REQUEST_ROLES)
+DECIDE_ROLES = (*api.CHECK_ROLES, *api.REQUEST_ROLES)
 ReleaseId = Annotated[str, Path(pattern=r"^REL-\d{4}-\d{4,8}$", max_length=20)]
 State = Literal["all", "requested", "approved", "rejected", "exported"]
 
 
-@route(router, "GET", "/releases", READ_ROLES)
+@route(router, "GET", "/releases", api.READ_ROLES)
 def releases(
     request: Request,
     page: Annotated[int, Query(ge=1, le=1_000_000)] = 1,
@@ -37,7 +36,7 @@ def releases(
     return render(request, "releases.html", session, page=paginate(found, page), state=state)
 
 
-@route(router, "GET", "/releases/{release_id}", READ_ROLES)
+@route(router, "GET", "/releases/{release_id}", api.READ_ROLES)
 def show(request: Request, release_id: ReleaseId) -> HTMLResponse:
     console: Console = request.app.state.console
     session = current_session(request)
@@ -50,7 +49,7 @@ def show(request: Request, release_id: ReleaseId) -> HTMLResponse:
         why_not = (
             "You requested this release, so you may not approve or reject it: a second person must (two-person rule)."
         )
-    elif session.role not in CHECK_ROLES:
+    elif session.role not in api.CHECK_ROLES:
         why_not = "Only an output checker can approve or reject a release."
     else:
         why_not = None

@@ -15,8 +15,6 @@ from fastapi import APIRouter, Form, Path, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from cscvault import api, clock
-from cscvault.rights.deadlines import MAX_EXTENSION_MONTHS
-from cscvault.rights.requests import FINAL_STATES, OPEN_STATES, RESEARCH_EXEMPTION_BASIS, TYPES
 from cscvault.web.auth import current_session
 from cscvault.web.console import Console
 from cscvault.web.pages import paginate, render, route
@@ -59,8 +57,8 @@ def new_form(request: Request) -> HTMLResponse:
     console = _console(request)
     session = current_session(request)
     with console.vault(session.credentials) as vault:
-        las = [(la.name, la.ons_code) for la in vault.study.local_authorities]
-    return render(request, "rights_new.html", session, las=las, types=TYPES, today=clock.today())
+        las = vault.local_authorities()
+    return render(request, "rights_new.html", session, las=las, types=api.TYPES, today=clock.today())
 
 
 @route(router, "POST", "/rights/new", DPO)
@@ -103,10 +101,10 @@ def show(request: Request, request_id: RequestId) -> HTMLResponse:
         r=r,
         events=view.events,
         status=r.deadline_status(view.today),
-        is_open=r.state in OPEN_STATES,
-        is_final=r.state in FINAL_STATES,
-        max_extension=MAX_EXTENSION_MONTHS,
-        exemption=RESEARCH_EXEMPTION_BASIS,
+        is_open=r.state in api.OPEN_STATES,
+        is_final=r.state in api.FINAL_STATES,
+        max_extension=api.MAX_EXTENSION_MONTHS,
+        exemption=api.RESEARCH_EXEMPTION_BASIS,
         today=view.today,
     )
 
@@ -138,7 +136,7 @@ def clarification(
 def extend(
     request: Request,
     request_id: RequestId,
-    months: Annotated[int, Form(ge=1, le=MAX_EXTENSION_MONTHS)],
+    months: Annotated[int, Form(ge=1, le=api.MAX_EXTENSION_MONTHS)],
     notice: Annotated[dt.date, Form()],
     reason: Text,
 ) -> Response:

@@ -3,29 +3,21 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
-import pandas as pd
 import typer
 
-from cscvault.analysis.models.exposure import ExposureAnalysis, fit_exposure_frame
-from cscvault.analysis.models.glmm import GlmmFit, RandomEffects, fit_glmm_frame
-from cscvault.errors import DataError, UsageError
+from cscvault import api
+from cscvault.cli.output import print_json
+from cscvault.errors import UsageError
+
+if TYPE_CHECKING:
+    from cscvault.api import ExposureAnalysis, GlmmFit, RandomEffects
 
 app = typer.Typer(
     help="Fit the trial's models to a CSV file (outside the vault), e.g. to check against R.",
     no_args_is_help=True,
 )
-
-
-def read_csv(path: Path) -> pd.DataFrame:
-    """Read a CSV for modelling; unreadable or malformed files are one-line errors naming the file."""
-    if not path.is_file():
-        raise UsageError(f"{path}: no such file")
-    try:
-        return pd.read_csv(path)
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
-        raise DataError(f"{path}: not a readable CSV file ({type(exc).__name__})") from None
 
 
 def _split(columns: str | None) -> list[str]:
@@ -111,8 +103,8 @@ def glmm(
     if re not in ("cluster", "cluster-period"):
         raise UsageError(f"--re must be 'cluster' or 'cluster-period', not {re!r}")
     re_kind: RandomEffects = "cluster" if re == "cluster" else "cluster-period"
-    frame = read_csv(file)
-    fit_fn = fit_exposure_frame if exposure_time else fit_glmm_frame
+    frame = api.read_model_csv(file)
+    fit_fn = api.fit_exposure_frame if exposure_time else api.fit_glmm_frame
     fit = fit_fn(
         frame,
         outcome=outcome,
@@ -127,10 +119,8 @@ def glmm(
         source=file.name,
     )
     if json_out:
-        from cscvault.cli import print_json
-
         print_json(fit.to_dict())
-    elif isinstance(fit, ExposureAnalysis):
+    elif isinstance(fit, api.ExposureAnalysis):
         _print_exposure(fit)
     else:
         _print_table(fit)

@@ -6,10 +6,9 @@ from typing import Annotated
 
 import typer
 
-from cscvault.analysis.null_simulation import NullSimulationSpec, run_null_simulation
-from cscvault.analysis.power import minimum_detectable_effect, stepped_wedge_power, study_design
-from cscvault.cli_support import StudyOption, progress_bar
-from cscvault.study import load_study
+from cscvault import api
+from cscvault.cli.options import StudyOption
+from cscvault.cli.output import print_json, progress_bar
 
 app = typer.Typer(no_args_is_help=True, help="Power and type I error of the study's stepped-wedge design.")
 
@@ -28,36 +27,12 @@ def power(
     json_out: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
 ) -> None:
     """Power to detect a risk difference, and the minimum detectable effect at 80% power (Hussey-Hughes GLS)."""
-    st = load_study(study)
-    wedges, n_periods = study_design(st)
-    size = children / (len(wedges) * n_periods)
-    res = stepped_wedge_power(
-        wedges,
-        n_periods,
-        size,
-        baseline_risk=baseline_risk,
-        risk_difference=risk_difference,
-        icc=icc,
-        cac=cac,
-        alpha=alpha,
-    )
-    out = {
-        **res.as_dict(),
-        "wedges": wedges,
-        "periods": n_periods,
-        "cluster_period_size": size,
-        "icc": icc,
-        "cac": cac,
-        "baseline_risk": baseline_risk,
-        "minimum_detectable_risk_difference_80": minimum_detectable_effect(res.se, alpha=alpha),
-    }
+    out = api.design_power(study, children, baseline_risk, risk_difference, icc, cac, alpha)
     if json_out:
-        from cscvault.cli import print_json
-
         print_json(out)
         return
     typer.echo(
-        f"power {out['power']:.3f} to detect a risk difference of {risk_difference:+.4f} (SE {res.se:.4f}); "
+        f"power {out['power']:.3f} to detect a risk difference of {risk_difference:+.4f} (SE {out['se']:.4f}); "
         f"minimum detectable at 80%: {out['minimum_detectable_risk_difference_80']:.4f}"
     )
 
@@ -74,16 +49,14 @@ def null_sim(
     json_out: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
 ) -> None:
     """Type I error of the headline test over re-randomised replications of the design under the null."""
-    spec = NullSimulationSpec(
+    spec = api.NullSimulationSpec(
         replications=reps, seed=seed, children=children, baseline_risk=baseline_risk, cluster_sd=cluster_sd
     )
     with progress_bar("null simulation", enabled=not json_out) as advance:
-        res = run_null_simulation(
-            load_study(study), spec, workers=workers, progress=lambda done, total: advance("", done, total)
+        res = api.run_null_simulation(
+            api.study(study), spec, workers=workers, progress=lambda done, total: advance("", done, total)
         )
     if json_out:
-        from cscvault.cli import print_json
-
         print_json(res.as_dict())
         return
     typer.echo(

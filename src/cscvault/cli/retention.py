@@ -7,14 +7,10 @@ from typing import Annotated
 
 import typer
 
-from cscvault import retention
-from cscvault.cli_support import JsonOption, RecoveryOption, UserOption, VaultArg, credentials, err, print_json, secret
-from cscvault.errors import UsageError
-from cscvault.vault import keys as keymod
-from cscvault.vault.backup import backup_vault, restore_backup
-from cscvault.vault.destroy import destroy_vault, verify_certificate
-from cscvault.vault.identity import parse_identity
-from cscvault.vault.store import Credentials, Vault
+from cscvault import api
+from cscvault.cli.credentials import credentials, secret
+from cscvault.cli.options import JsonOption, RecoveryOption, UserOption, VaultArg
+from cscvault.cli.output import err, print_json
 
 app = typer.Typer(help="Retention schedule, secure destruction and deletion certificates.", no_args_is_help=True)
 
@@ -24,9 +20,7 @@ def status(
     vault: VaultArg, user: UserOption = "admin", recovery: RecoveryOption = False, json_: JsonOption = False
 ) -> None:
     """The final-report and deletion dates, days remaining, and what destruction will remove."""
-    keymod.read_keyfile(vault)  # a destroyed vault says so before any password is asked for
-    with Vault.open(vault, credentials(user, recovery)) as v:
-        st = retention.vault_status(v)
+    st = api.retention_status(vault, credentials(user, recovery))
     if json_:
         print_json(st.as_dict())
         return
@@ -74,10 +68,9 @@ def destroy(
 
     The second user's password comes from a second prompt or CSCVAULT_SECOND_PASSWORD.
     """
-    keymod.read_keyfile(vault)
     first = credentials(user)
-    second = Credentials(second_user, secret("CSCVAULT_SECOND_PASSWORD", f"Password for {second_user}"))
-    result = destroy_vault(
+    second = api.Credentials(second_user, secret("CSCVAULT_SECOND_PASSWORD", f"Password for {second_user}"))
+    result = api.destroy_vault(
         vault,
         first,
         second,
@@ -116,7 +109,7 @@ def verify(
     json_: JsonOption = False,
 ) -> None:
     """Check a deletion certificate's signature (exit 5 when it was edited or signed by another key)."""
-    body = verify_certificate(certificate, public_key)
+    body = api.verify_certificate(certificate, public_key)
     if json_:
         print_json({"valid": True, "certificate": body})
         return
@@ -138,8 +131,7 @@ def backup(
     json_: JsonOption = False,
 ) -> None:
     """Write an age-encrypted snapshot of the vault (admin). Always encrypted to the vault's own key."""
-    keymod.read_keyfile(vault)
-    result = backup_vault(vault, credentials(user, recovery), to, recipients=list(recipient or []))
+    result = api.backup_vault(vault, credentials(user, recovery), to, recipients=list(recipient or []))
     doc = {
         "backup": str(result.path),
         "backup_id": result.backup_id,
@@ -176,14 +168,9 @@ def restore(
 ) -> None:
     """Restore a backup, re-applying every erasure and restriction recorded since it was taken."""
     if to.exists():
-        keymod.read_keyfile(to)  # never restore over a destroyed vault; say so before asking for a password
-    ident = None
-    if identity is not None:
-        try:
-            ident = parse_identity(identity.read_text(encoding="utf-8"), source=str(identity))
-        except OSError as exc:
-            raise UsageError(f"{identity}: cannot read the identity file ({exc.strerror})") from None
-    result = restore_backup(backup_file, to, credentials(user, recovery), identity=ident, replace=replace)
+        api.check_vault_dir(to)  # never restore over a destroyed vault; say so before asking for a password
+    ident = api.read_identity_file(identity) if identity is not None else None
+    result = api.restore_backup(backup_file, to, credentials(user, recovery), identity=ident, replace=replace)
     doc = {
         "vault": str(result.path),
         "backup_id": result.backup_id,

@@ -14,7 +14,7 @@ from typing import Any
 
 from jinja2 import Environment, StrictUndefined
 
-from cscvault.analysis.full import FullRun
+from cscvault.analysis.whole_plan import FullRun
 from cscvault.disclosure.profiles import get_profile
 from cscvault.report import plots
 from cscvault.study import Study

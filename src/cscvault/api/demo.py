@@ -17,7 +17,9 @@ from pathlib import Path
 
 from cscvault import api
 from cscvault.errors import TamperedError, UsageError
-from cscvault.vault import Credentials
+from cscvault.fileio import storage_error
+from cscvault.synth.generate import generate
+from cscvault.vault.store import Credentials
 
 MARKER = ".cscvault-demo"
 # A fifth of the trial's real size keeps the demo to a few minutes on a laptop; --children changes it.
@@ -49,8 +51,6 @@ def _prepare(out: Path) -> None:
         out.mkdir(parents=True)
         (out / MARKER).write_text("created by cscvault demo; safe to delete\n", encoding="utf-8")
     except OSError as exc:
-        from cscvault.fileio import storage_error
-
         raise storage_error(exc, out) from None
 
 
@@ -62,8 +62,6 @@ def run_demo(
     echo: Callable[[str], object] = print,
 ) -> DemoResult:
     """Run the whole job into `out`."""
-    from cscvault.synth.generate import generate
-
     out = Path(out)
     generated = None
     if not password:

@@ -7,11 +7,10 @@ from typing import Annotated
 
 import typer
 
-from cscvault.cli_support import JsonOption, StudyOption, print_json
+from cscvault import api
+from cscvault.cli.options import JsonOption, StudyOption
+from cscvault.cli.output import print_json
 from cscvault.errors import DataError
-from cscvault.la.check import check_files
-from cscvault.la.package import build_package
-from cscvault.study import load_study
 
 app = typer.Typer(help="The local authority's side: check a return, package it encrypted.", no_args_is_help=True)
 
@@ -31,7 +30,7 @@ def check(
     json_: JsonOption = False,
 ) -> None:
     """Run ingest's readers, identifier screening and validation; print findings (never values); exit 3 on errors."""
-    results = check_files(files, load_study(study), la=la, return_label=return_label)
+    results = api.la_check_files(files, api.study(study), la=la, return_label=return_label)
     errors = sum(r.errors for r in results)
     if json_:
         print_json({"files": [r.as_dict() for r in results], "errors": errors})
@@ -68,7 +67,7 @@ def package(
     return_label: ReturnOption = None,
 ) -> None:
     """Write one age-encrypted package of the files with a manifest (names, SHA-256, LA, return, rows)."""
-    result = build_package(files, recipient, out, load_study(study), la=la, return_label=return_label)
+    result = api.build_package(files, recipient, out, api.study(study), la=la, return_label=return_label)
     m = result.manifest
     typer.echo(f"Package written: {result.path} ({len(m['files'])} file(s) from {m['la']['name']})")
     for f in m["files"]:

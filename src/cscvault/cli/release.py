@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from cscvault import api
-from cscvault.cli_support import JsonOption, RecoveryOption, UserOption, VaultArg, credentials, print_json
-from cscvault.disclosure.release import Release, ReleaseDetail
+from cscvault.cli.credentials import credentials
+from cscvault.cli.options import JsonOption, RecoveryOption, UserOption, VaultArg
+from cscvault.cli.output import print_json
+
+if TYPE_CHECKING:
+    from cscvault.api import Release, ReleaseDetail
 
 release_app = typer.Typer(
     help="Releases: nothing leaves the vault unchecked, and never on one person's say.", no_args_is_help=True

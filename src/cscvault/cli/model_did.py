@@ -7,8 +7,8 @@ from typing import Annotated
 
 import typer
 
-from cscvault.cli_support import print_json
-from cscvault.errors import DataError, UsageError
+from cscvault import api
+from cscvault.cli.output import print_json
 
 CONTROL_HELP = "Comparison units: nevertreated (group 0) or notyettreated (also units treated later)."
 
@@ -31,17 +31,8 @@ def did(
     json_out: Annotated[bool, typer.Option("--json", help="Print one JSON document and nothing else.")] = False,
 ) -> None:
     """Callaway-Sant'Anna staggered DiD: ATT(g,t) and simple, dynamic, group and calendar aggregations."""
-    import pandas as pd
-
-    from cscvault.analysis.did.estimator import estimate, to_json
-
-    if not file.is_file():
-        raise UsageError(f"{file}: no such file")
-    try:
-        data = pd.read_csv(file)
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
-        raise DataError(f"{file}: not a readable CSV file ({type(exc).__name__})") from None
-    result, aggs = estimate(
+    data = api.read_model_csv(file)
+    result, aggs = api.did_estimate(
         data,
         outcome=outcome,
         time=time,
@@ -53,7 +44,7 @@ def did(
         seed=seed,
         alpha=alpha,
     )
-    doc = to_json(result, aggs)
+    doc = api.did_to_json(result, aggs)
     if json_out:
         print_json(doc)
         return
@@ -105,11 +96,9 @@ def did_plan(
     json_out: Annotated[bool, typer.Option("--json", help="Print one JSON document and nothing else.")] = False,
 ) -> None:
     """Supplementary staggered DiD on published DfE statistics (no vault needed)."""
-    from cscvault.analysis.did.plan import DidPlanConfig, run_did_plan
-    from cscvault.study import load_study
 
-    config = DidPlanConfig(bootstrap_iterations=bootstrap, placebo_draws=placebo_draws, newer_release=release)
-    summary = run_did_plan(out, load_study(study), config=config)
+    config = api.DidPlanConfig(bootstrap_iterations=bootstrap, placebo_draws=placebo_draws, newer_release=release)
+    summary = api.run_did_plan(out, api.study(study), config=config)
     if json_out:
         print_json(summary)
         return

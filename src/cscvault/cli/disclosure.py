@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.console import Console
-from rich.markup import escape
-from rich.table import Table
 
-from cscvault.cli_support import print_json
-from cscvault.disclosure.check import CheckedTable, check_file
-from cscvault.disclosure.profiles import DEFAULT_PROFILE, get_profile, load_profiles
+from cscvault import api
+from cscvault.cli.output import print_json
+
+if TYPE_CHECKING:
+    from cscvault.api import CheckedTable
 
 app = typer.Typer(help="Disclosure control: check tables against a named profile.", no_args_is_help=True)
 
@@ -23,9 +22,9 @@ _STYLE = {"pass": "green", "fail": "red", "review": "yellow"}
 @app.command("check")
 def check(
     file: Annotated[Path, typer.Argument(help="A CSV (or xlsx) table file.")],
-    profile: Annotated[str, typer.Option("--profile", help="Profile name (see `disclosure profiles`).")] = (
-        DEFAULT_PROFILE
-    ),
+    profile: Annotated[
+        str | None, typer.Option("--profile", help="Profile name (see `disclosure profiles`; default acro-default).")
+    ] = None,
     count_col: Annotated[
         list[str] | None,
         typer.Option("--count-col", help="A count column to check (repeatable; default: every numeric column)."),
@@ -45,9 +44,9 @@ def check(
     json_out: Annotated[bool, typer.Option("--json", help="Print one JSON document and nothing else.")] = False,
 ) -> None:
     """Per-cell verdicts (pass/fail/review with reasons) and the suppressed, rounded table."""
-    checked = check_file(
+    checked = api.check_file(
         file,
-        get_profile(profile),
+        api.get_profile(profile or api.DEFAULT_PROFILE),
         count_col or None,
         label_cols=label_col or None,
         implied_totals=implied_totals,
@@ -60,6 +59,11 @@ def check(
 
 
 def _print_checked(checked: CheckedTable) -> None:
+    # rich's console takes a noticeable share of a second to import; only the printed tables need it
+    from rich.console import Console
+    from rich.markup import escape
+    from rich.table import Table
+
     console = Console()
     prof = checked.profile
     console.print(f"profile {prof.name} (version {prof.version}): table verdict [bold]{checked.status}[/bold]")
@@ -91,10 +95,13 @@ def profiles(
     json_out: Annotated[bool, typer.Option("--json", help="Print one JSON document and nothing else.")] = False,
 ) -> None:
     """The shipped profiles with their thresholds."""
-    loaded = load_profiles()
+    loaded = api.load_profiles()
     if json_out:
         print_json({name: p.as_dict() for name, p in sorted(loaded.items())})
         return
+    from rich.console import Console  # only the printed table needs rich (slow to import)
+    from rich.table import Table
+
     table = Table(title=f"disclosure profiles (version {next(iter(loaded.values())).version})")
     for head in ("name", "min count", "zeros", "nk", "p", "min dof", "round", "protection"):
         table.add_column(head)

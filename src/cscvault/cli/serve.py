@@ -12,7 +12,7 @@ from typing import Annotated
 
 import typer
 
-from cscvault.cli_support import VaultArg
+from cscvault.cli.options import VaultArg
 from cscvault.errors import UsageError
 
 DEFAULT_HOST = "127.0.0.1"
@@ -64,7 +64,7 @@ def serve(
     """Serve the web console for VAULT (http://127.0.0.1:8765 by default)."""
     import uvicorn  # late: the other commands do not need the web stack
 
-    from cscvault.web.app import create_app
+    from cscvault.web.app import create_app  # late, like uvicorn: only `serve` needs the web stack
 
     check_bind(host, allow_remote, tls_cert, tls_key)
     tls = tls_cert is not None

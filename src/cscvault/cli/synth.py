@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from cscvault.synth.generate import FORMATS, generate
+from cscvault import api
+from cscvault.cli.output import print_json, progress_bar
 
 
 def synth(
@@ -29,7 +27,9 @@ def synth(
             help="Scale of the LAs' differences in care rates: 1 = their real base rates, 0 = no LA variance.",
         ),
     ] = 1.0,
-    formats: Annotated[str, typer.Option("--formats", help="Comma-separated: dr,cin,903,school.")] = ",".join(FORMATS),
+    formats: Annotated[
+        str | None, typer.Option("--formats", help="Comma-separated: dr,cin,903,school (default: all).")
+    ] = None,
     clean: Annotated[bool, typer.Option("--clean", help="No real-world mess (quirks, missing values).")] = False,
     with_identifiers: Annotated[
         bool, typer.Option("--with-identifiers", help="Plant identifier bait (names, NHS numbers...).")
@@ -37,35 +37,19 @@ def synth(
     json_out: Annotated[bool, typer.Option("--json", help="Print one JSON document and nothing else.")] = False,
 ) -> None:
     """Write synthetic LA returns (DR1-DR3, CIN census, SSDA903, school census) with a known truth."""
-    console = Console(stderr=True)
-    with Progress(
-        TextColumn("[bold]synth[/bold] {task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=console,
-        transient=True,
-        disable=not sys.stderr.isatty(),
-    ) as bar:
-        task = bar.add_task("starting", total=None)
-
-        def report(done: int, total: int, what: str) -> None:
-            bar.update(task, completed=done, total=total, description=what)
-
-        summary = generate(
+    with progress_bar("synth", enabled=not json_out) as advance:
+        summary = api.synth_generate(
             out,
             seed=seed,
             children=children,
             effect_or=effect_or,
             la_spread=la_spread,
-            formats=formats,
+            formats=formats or ",".join(api.SYNTH_FORMATS),
             clean=clean,
             with_identifiers=with_identifiers,
-            progress=report,
+            progress=lambda done, total, what: advance(what, done, total),
         )
     if json_out:
-        from cscvault.cli import print_json
-
         print_json(summary.as_dict())
         return
     typer.echo(

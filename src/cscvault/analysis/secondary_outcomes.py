@@ -30,7 +30,8 @@ from scipy import stats
 from statsmodels.duration.hazard_regression import PHReg
 
 from cscvault.analysis.models.glmm import fit_glmm_frame
-from cscvault.analysis.samples import PrimarySample, add_months
+from cscvault.analysis.samples import PrimarySample
+from cscvault.clock import add_months
 from cscvault.errors import DataError, UsageError
 
 Z_975 = float(stats.norm.ppf(0.975))

@@ -9,13 +9,11 @@ import math
 from pathlib import Path
 from typing import Annotated
 
-import pandas as pd
 import typer
 
-from cscvault.analysis.models.gee import VARIANCES, binomial_cells, fit_gee, gee_summary
-from cscvault.analysis.models.robust import fit_fe_cr2
-from cscvault.cli_support import print_json
-from cscvault.errors import DataError, UsageError
+from cscvault import api
+from cscvault.cli.output import print_json
+from cscvault.errors import UsageError
 
 FileArg = Annotated[Path, typer.Argument(help="CSV with one row per child or one binomial row per cell.")]
 TreatmentOpt = Annotated[str, typer.Option("--treatment", help="Treatment column (0/1).")]
@@ -30,15 +28,6 @@ CovariatesOpt = Annotated[
 ]
 LevelOpt = Annotated[float, typer.Option("--level", help="Confidence level.")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON document and nothing else.")]
-
-
-def _read(path: Path) -> pd.DataFrame:
-    if not path.is_file():
-        raise UsageError(f"{path}: no such file")
-    try:
-        return pd.read_csv(path)
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
-        raise DataError(f"{path}: not a readable CSV file ({type(exc).__name__})") from None
 
 
 def _columns(outcome: str | None, events: str | None, trials: str | None) -> None:
@@ -80,8 +69,8 @@ def gee(
     """Marginal logistic GEE (exchangeable): sandwich, KC, MD and FG standard errors, t reference."""
     _columns(outcome, events, trials)
     _check_level(level)
-    cells = binomial_cells(
-        _read(file),
+    cells = api.binomial_cells(
+        api.read_model_csv(file),
         outcome=outcome,
         events=events,
         trials=trials,
@@ -90,9 +79,9 @@ def gee(
         cluster=cluster,
         covariates=_split(covariates),
     )
-    fit = fit_gee(cells, alpha=alpha)
+    fit = api.fit_gee(cells, alpha=alpha)
     if json_out:
-        _emit({**gee_summary(fit, treatment, level), "source": file.name})
+        _emit({**api.gee_summary(fit, treatment, level), "source": file.name})
         return
     fixed = " (fixed)" if fit.alpha_fixed else ""
     typer.echo(
@@ -102,7 +91,7 @@ def gee(
     est = float(fit.params[fit.names.index(treatment)])
     typer.echo(f"{treatment}: log-OR {est:.5f}, OR {math.exp(est):.4f}")
     typer.echo(f"{'variance':<10}{'se':>10}{'t':>9}{'p':>10}{f'{level:.0%} CI (OR)':>22}")
-    for name in VARIANCES:
+    for name in api.VARIANCES:
         c = fit.coefficient(treatment, name, level)
         ci = f"{math.exp(c.ci_low):.3f}-{math.exp(c.ci_high):.3f}"
         typer.echo(f"{name:<10}{c.se:>10.5f}{c.statistic:>9.3f}{c.p_value:>10.4g}{ci:>22}")
@@ -125,8 +114,8 @@ def fe_cr2(
     """Fixed-effects logit (cluster + period): CR2 robust SE with Satterthwaite df, as clubSandwich."""
     _columns(outcome, events, trials)
     _check_level(level)
-    res = fit_fe_cr2(
-        _read(file),
+    res = api.fit_fe_cr2(
+        api.read_model_csv(file),
         outcome=outcome,
         events=events,
         trials=trials,

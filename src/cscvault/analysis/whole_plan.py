@@ -16,7 +16,7 @@ Order of `run_all` (each piece recorded as results.json rows in the primary anal
 5b. exposure time (when the plan lists `models.exposure_time` / `models.delayed_effect`): the primary
    GLMM with one effect per exposure time, their time-averaged mean, a Wald heterogeneity test, and the
    delayed-effect variant (`cscvault.analysis.models.exposure`);
-6. secondary outcomes 1-6 (`cscvault.analysis.secondary`);
+6. secondary outcomes 1-6 (`cscvault.analysis.secondary_outcomes`);
 7. sensitivity analyses: parental-risk-factor and born-only samples, treatment x time, treatment x
    readiness, and the two alternative treatment definitions.
 """
@@ -34,7 +34,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from cscvault.analysis.models.design import Design, build_design
+from cscvault.analysis.models.design_matrix import Design, build_design
 from cscvault.analysis.models.exposure import (
     DELAYED_RATIONALE,
     TRANSITION_TERM,
@@ -55,14 +55,14 @@ from cscvault.analysis.models.randomisation import (
 from cscvault.analysis.models.robust import fit_fe_cr2
 from cscvault.analysis.power import minimum_detectable_effect
 from cscvault.analysis.primary import RESULT_FIELDS, PrimaryRun, delivery_set, drop_separated_levels, run_primary
-from cscvault.analysis.samples import add_months
-from cscvault.analysis.secondary import (
+from cscvault.analysis.secondary_outcomes import (
     SecondaryResult,
     base_frame,
     load_secondary_inputs,
     parental_risk_children,
     run_secondary,
 )
+from cscvault.clock import add_months
 from cscvault.errors import DataError, UsageError
 from cscvault.study import Study
 from cscvault.vault import Vault

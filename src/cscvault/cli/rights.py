@@ -5,23 +5,18 @@ from __future__ import annotations
 import datetime as dt
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from cscvault import api, clock
-from cscvault.cli_support import (
-    JsonOption,
-    RecoveryOption,
-    UserOption,
-    VaultArg,
-    credentials,
-    parse_date,
-    print_json,
-    required_date,
-)
+from cscvault.cli.credentials import credentials
+from cscvault.cli.options import JsonOption, RecoveryOption, UserOption, VaultArg, parse_date, required_date
+from cscvault.cli.output import print_json
 from cscvault.errors import UsageError
-from cscvault.rights.requests import Request
+
+if TYPE_CHECKING:
+    from cscvault.api import Request
 
 rights_app = typer.Typer(
     help="Data-subject requests: access, rectification, erasure, restriction, objection.", no_args_is_help=True

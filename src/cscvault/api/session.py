@@ -1,0 +1,358 @@
+"""Vault sessions: `with api.open_vault(path, credentials) as vault:` gives one open vault and every operation
+the front ends need on it, so a console page or a command opens the vault once.
+
+Every method that changes state checks the caller's role (in the domain function it calls) before doing any
+work, and appends to the audit chain in the same transaction as the change. The module-level functions
+(`api.rights_open(path, credentials, ...)` etc.) open a session for one call.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import functools
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Concatenate, ParamSpec, TypeVar
+
+from cscvault import audit, clock
+from cscvault.analysis.primary import PrimaryRun, run_primary
+from cscvault.audit import AuditReport
+from cscvault.disclosure import release as _release
+from cscvault.errors import TamperedError, UsageError
+from cscvault.ingest.delivery import IngestReport, Progress as IngestProgress, ingest_files
+from cscvault.ingest.quality import quality_report
+from cscvault.report.render import render_report
+from cscvault.retention import VaultRetention, vault_status
+from cscvault.rights import actions as rights_actions, complaints as rights_complaints, requests as rights_requests
+from cscvault.study import Study
+from cscvault.study.notice import render_notice
+from cscvault.study.retention import Schedule, retention_warning, schedule
+from cscvault.vault import Credentials, User, Vault
+from cscvault.vault.identity import recipient_for
+
+P = ParamSpec("P")
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class InitResult:
+    path: Path
+    vault_id: str
+    admin: str
+    recovery_code: str  # shown once; never stored in clear
+    recipient: str  # the vault's age public key, for the local authorities' packages
+
+
+def init_vault(path: Path, password: str, admin: str = "admin", study_path: Path | None = None) -> InitResult:
+    """Create a new encrypted vault with one admin user."""
+    created, vault_id, recovery = Vault.create(Path(path), admin=admin, password=password, study_path=study_path)
+    recipient = recipient_for(created, Credentials(admin, password))
+    return InitResult(path=created, vault_id=vault_id, admin=admin, recovery_code=recovery, recipient=recipient)
+
+
+def require_intact(report: AuditReport) -> None:
+    if not report.ok:
+        raise TamperedError(f"audit chain broken: {report.problems[0]}")
+
+
+@dataclass(frozen=True)
+class RequestView:
+    request: rights_requests.Request
+    events: list[dict[str, object]]
+    today: dt.date
+
+    def to_json(self) -> dict[str, object]:
+        doc = self.request.to_json(self.today)
+        doc["events"] = self.events
+        return doc
+
+
+@dataclass(frozen=True)
+class AnalysisOutput:
+    run: PrimaryRun
+    report: Path
+    results: Path
+
+
+@dataclass(frozen=True)
+class DashboardSummary:
+    """What needs attention, for one role. A field is None where the role does not see that part."""
+
+    schedule: Schedule
+    warning: str | None
+    deliveries: int | None = None
+    rejected: int = 0
+    findings: dict[str, int] = field(default_factory=dict)
+    due: list[tuple[rights_requests.Request, str]] | None = None
+    due_total: int = 0
+    releases_waiting: int | None = None
+
+
+QUALITY_ROLES = ("admin", "analyst", "dpo")
+
+
+class VaultSession:
+    """One open vault. Obtain it with `open_vault`; it closes when the `with` block ends."""
+
+    def __init__(self, vault: Vault) -> None:
+        self._vault = vault
+
+    # -- who and what ---------------------------------------------------------------------------------
+
+    @property
+    def actor(self) -> str:
+        return self._vault.actor
+
+    @property
+    def role(self) -> str:
+        return self._vault.role
+
+    @property
+    def study(self) -> Study:
+        return self._vault.study
+
+    @property
+    def vault_id(self) -> str:
+        return self._vault.vault_id
+
+    def notice_html(self) -> str:
+        """The vault's own privacy notice (public text)."""
+        return render_notice(self._vault.study, "html")
+
+    def local_authorities(self) -> list[tuple[str, str]]:
+        """(name, ONS code) of the study's local authorities."""
+        return [(la.name, la.ons_code) for la in self._vault.study.local_authorities]
+
+    # -- users and the audit chain --------------------------------------------------------------------
+
+    def add_user(self, name: str, role: str, password: str) -> None:
+        self._vault.add_user(name, role, password)
+
+    def list_users(self) -> list[User]:
+        self._vault.require_role("admin", "dpo")
+        return self._vault.users()
+
+    def change_password(self, new_password: str, user: str | None = None) -> None:
+        """Change `user`'s password (default: the caller's own)."""
+        self._vault.change_password(user or self._vault.actor, new_password)
+
+    def verify_audit(self) -> AuditReport:
+        """Recompute the audit chain. Raises nothing for a broken chain: the report lists the problems."""
+        return self._vault.verify_audit()
+
+    def audit_entries(self, limit: int, offset: int = 0) -> list[audit.Entry]:
+        """Audit entries, newest first (admin or dpo): ids and counts, never child-level values."""
+        self._vault.require_role("admin", "dpo")
+        return audit.entries(self._vault.con, limit=limit, offset=offset)
+
+    # -- data-subject rights (role dpo) ---------------------------------------------------------------
+
+    def rights_open(
+        self,
+        type_: str,
+        la: str,
+        la_child_id: str,
+        received: dt.date | None = None,
+        identified: dt.date | None = None,
+        requester_ref: str | None = None,
+    ) -> rights_requests.Request:
+        return rights_requests.open_request(
+            self._vault, type_, la, la_child_id, received or clock.today(), identified, requester_ref
+        )
+
+    def rights_list(
+        self, overdue: bool = False, due_soon: bool = False, today: dt.date | None = None
+    ) -> list[rights_requests.Request]:
+        self._vault.require_role("dpo")
+        return rights_requests.list_requests(self._vault, today or clock.today(), overdue, due_soon)
+
+    def rights_show(self, request_id: str, today: dt.date | None = None) -> RequestView:
+        self._vault.require_role("dpo")
+        request = rights_requests.get(self._vault, request_id)
+        return RequestView(request, rights_requests.events(self._vault, request_id), today or clock.today())
+
+    def rights_identify(self, request_id: str, on: dt.date) -> rights_requests.Request:
+        return rights_requests.identify(self._vault, request_id, on)
+
+    def rights_clarification(self, request_id: str, asked: dt.date, answered: dt.date) -> rights_requests.Request:
+        return rights_requests.clarification(self._vault, request_id, asked, answered)
+
+    def rights_extend(self, request_id: str, months: int, notice: dt.date, reason: str) -> rights_requests.Request:
+        return rights_requests.extend(self._vault, request_id, months, notice, reason)
+
+    def rights_refuse(self, request_id: str, decision: str, legal_basis: str | None = None) -> rights_requests.Request:
+        return rights_requests.refuse(self._vault, request_id, decision, legal_basis)
+
+    def rights_act(
+        self,
+        request_id: str,
+        out_dir: Path | None = None,
+        recipient: str | None = None,
+        field_name: str | None = None,
+        value: str | None = None,
+        decision: str | None = None,
+        legal_basis: str | None = None,
+    ) -> rights_actions.ActionResult:
+        return rights_actions.act(self._vault, request_id, out_dir, recipient, field_name, value, decision, legal_basis)
+
+    def rights_close(self, request_id: str) -> rights_requests.Request:
+        return rights_requests.close(self._vault, request_id)
+
+    def complaint_open(
+        self, received: dt.date | None = None, summary_ref: str | None = None
+    ) -> tuple[rights_complaints.Complaint, str]:
+        """Log a complaint; returns it and the acknowledgement text (which carries the ICO route)."""
+        complaint = rights_complaints.open_complaint(self._vault, received or clock.today(), summary_ref)
+        return complaint, rights_complaints.response_text(self._vault.study, complaint)
+
+    def complaint_list(self) -> list[rights_complaints.Complaint]:
+        return rights_complaints.list_complaints(self._vault)
+
+    def complaint_acknowledge(self, complaint_id: str, on: dt.date | None = None) -> rights_complaints.Complaint:
+        return rights_complaints.acknowledge(self._vault, complaint_id, on or clock.today())
+
+    def complaint_close(
+        self, complaint_id: str, outcome: str, on: dt.date | None = None
+    ) -> tuple[rights_complaints.Complaint, str]:
+        complaint = rights_complaints.close_complaint(self._vault, complaint_id, outcome, on or clock.today())
+        return complaint, rights_complaints.response_text(self._vault.study, complaint)
+
+    # -- ingest, quality, analysis --------------------------------------------------------------------
+
+    def ingest(self, inputs: list[Path], progress: IngestProgress | None = None) -> IngestReport:
+        """Load return files (or folders of them): one transaction per delivery, idempotent."""
+        return ingest_files(self._vault, inputs, progress)
+
+    def quality(self) -> dict[str, object]:
+        return quality_report(self._vault)
+
+    def analyse(self, out_dir: Path, plan: str = "primary") -> AnalysisOutput:
+        """Run the pre-registered analysis inside the vault and write the disclosure-checked report and results.
+
+        `primary`: the primary mixed model (complete case, missing indicator; Laplace and quadrature).
+        `all`: the whole plan: multiple imputation headline, AME, small-cluster inference, the cluster-period
+        model, secondary outcomes and sensitivity analyses, beside the primary fits."""
+        if plan not in ("primary", "all"):
+            raise UsageError(f"unknown analysis plan '{plan}' (available: primary, all, did)")
+        if plan == "primary":
+            run = run_primary(self._vault)
+            written = render_report(run, self._vault.study, Path(out_dir))
+            return AnalysisOutput(run, written["report"], written["results"])
+        # The whole plan pulls in every estimator; `--plan primary` should not pay for importing them.
+        from cscvault.analysis.whole_plan import run_all
+        from cscvault.report.whole_plan_section import released_summary, render_full_section
+
+        full_run = run_all(self._vault)
+        written = render_report(
+            full_run.primary,
+            self._vault.study,
+            Path(out_dir),
+            extra_rows=full_run.extra_rows,
+            extra_html=render_full_section(full_run, self._vault.study),
+            extra_summary=released_summary(full_run, self._vault.study),
+        )
+        return AnalysisOutput(full_run.primary, written["report"], written["results"])
+
+    # -- releases (the output airlock) ----------------------------------------------------------------
+
+    def release_request(self, files: list[Path], why: str) -> _release.Release:
+        """Gate, check and store outputs for release (role analyst)."""
+        return _release.request_release(self._vault, [Path(f) for f in files], why)
+
+    def release_list(self, state: str | None = None) -> list[_release.Release]:
+        return _release.list_releases(self._vault, state)
+
+    def release_show(self, release_id: str) -> _release.ReleaseDetail:
+        return _release.get_release(self._vault, release_id)
+
+    def release_approve(self, release_id: str, note: str = "") -> _release.Release:
+        """Approve a release (role checker, never the requester)."""
+        return _release.approve_release(self._vault, release_id, note)
+
+    def release_reject(self, release_id: str, reason: str) -> _release.Release:
+        """Reject a release (role checker, never the requester)."""
+        return _release.reject_release(self._vault, release_id, reason)
+
+    def release_export(self, release_id: str, out_dir: Path) -> Path:
+        """Write an approved release's bundle into OUT_DIR/RELEASE_ID."""
+        return _release.export_release(self._vault, release_id, Path(out_dir))
+
+    # -- retention and the console's overview ---------------------------------------------------------
+
+    def retention_status(self, today: dt.date | None = None) -> VaultRetention:
+        return vault_status(self._vault, today)
+
+    def dashboard(self, today: dt.date | None = None) -> DashboardSummary:
+        """What needs attention for the caller's role, from this one open vault."""
+        day = today or clock.today()
+        study = self._vault.study
+        parts: dict[str, Any] = {}
+        if self.role in QUALITY_ROLES:
+            deliveries: list[dict[str, Any]] = quality_report(self._vault)["deliveries"]  # type: ignore[assignment]
+            severities: dict[str, int] = {}
+            for d in deliveries:
+                for severity, n in d["findings_by_severity"].items():
+                    severities[severity] = severities.get(severity, 0) + n
+            parts.update(
+                deliveries=len(deliveries),
+                rejected=sum(1 for d in deliveries if d["rejected"]),
+                findings=dict(sorted(severities.items())),
+            )
+        if self.role == "dpo":
+            due = rights_requests.list_requests(self._vault, day, overdue=True, due_soon=True)
+            parts.update(due=[(r, r.deadline_status(day)) for r in due][:25], due_total=len(due))
+        if self.role in _release.READ_ROLES:
+            parts["releases_waiting"] = len(_release.list_releases(self._vault, "requested"))
+        return DashboardSummary(schedule(study, day), retention_warning(study, day), **parts)
+
+
+@contextlib.contextmanager
+def open_vault(path: Path, credentials: Credentials, memory_limit: str | None = None) -> Iterator[VaultSession]:
+    """Open a vault for the duration of a `with` block."""
+    vault = Vault.open(Path(path), credentials, memory_limit=memory_limit)
+    try:
+        yield VaultSession(vault)
+    finally:
+        vault.close()
+
+
+def _one_shot(method: Callable[Concatenate[VaultSession, P], T]) -> Callable[Concatenate[Path, Credentials, P], T]:
+    """`api.NAME(path, credentials, ...)`: open the vault, call one session method, close it."""
+
+    @functools.wraps(method)
+    def call(path: Path, credentials: Credentials, /, *args: P.args, **kwargs: P.kwargs) -> T:
+        with open_vault(path, credentials) as session:
+            return method(session, *args, **kwargs)
+
+    return call
+
+
+add_user = _one_shot(VaultSession.add_user)
+list_users = _one_shot(VaultSession.list_users)
+change_password = _one_shot(VaultSession.change_password)
+verify_audit = _one_shot(VaultSession.verify_audit)
+rights_open = _one_shot(VaultSession.rights_open)
+rights_list = _one_shot(VaultSession.rights_list)
+rights_show = _one_shot(VaultSession.rights_show)
+rights_identify = _one_shot(VaultSession.rights_identify)
+rights_clarification = _one_shot(VaultSession.rights_clarification)
+rights_extend = _one_shot(VaultSession.rights_extend)
+rights_refuse = _one_shot(VaultSession.rights_refuse)
+rights_act = _one_shot(VaultSession.rights_act)
+rights_close = _one_shot(VaultSession.rights_close)
+complaint_open = _one_shot(VaultSession.complaint_open)
+complaint_list = _one_shot(VaultSession.complaint_list)
+complaint_acknowledge = _one_shot(VaultSession.complaint_acknowledge)
+complaint_close = _one_shot(VaultSession.complaint_close)
+ingest = _one_shot(VaultSession.ingest)
+quality = _one_shot(VaultSession.quality)
+analyse = _one_shot(VaultSession.analyse)
+release_request = _one_shot(VaultSession.release_request)
+release_list = _one_shot(VaultSession.release_list)
+release_show = _one_shot(VaultSession.release_show)
+release_approve = _one_shot(VaultSession.release_approve)
+release_reject = _one_shot(VaultSession.release_reject)
+release_export = _one_shot(VaultSession.release_export)
+retention_status = _one_shot(VaultSession.retention_status)

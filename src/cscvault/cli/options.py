@@ -1,0 +1,50 @@
+"""Arguments and options shared by the command modules, and how their values are parsed."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from cscvault import api
+from cscvault.errors import UsageError
+
+StudyOption = Annotated[
+    Path | None, typer.Option("--study", help="A study.toml (default: the shipped Family Safeguarding study).")
+]
+JsonOption = Annotated[bool, typer.Option("--json", help="Print one JSON document and nothing else.")]
+UserOption = Annotated[
+    str, typer.Option("--user", "-u", envvar="CSCVAULT_USER", help="Vault user name (env CSCVAULT_USER).")
+]
+RecoveryOption = Annotated[
+    bool,
+    typer.Option("--recovery", help="Open with the recovery code (prompt or env CSCVAULT_RECOVERY_CODE)."),
+]
+
+
+def _existing_vault(path: Path) -> Path:
+    """Say 'no vault here' or 'destroyed' before asking anyone for a password."""
+    return api.check_vault_dir(path)
+
+
+VaultArg = Annotated[
+    Path, typer.Argument(help="The vault directory.", metavar="VAULT", show_default=False, callback=_existing_vault)
+]
+NewVaultArg = Annotated[Path, typer.Argument(help="The new vault's directory.", metavar="VAULT", show_default=False)]
+
+
+def parse_date(value: str | None, option: str) -> dt.date | None:
+    if value is None:
+        return None
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        raise UsageError(f"{option}: dates are written YYYY-MM-DD") from None
+
+
+def required_date(value: str, option: str) -> dt.date:
+    parsed = parse_date(value, option)
+    assert parsed is not None
+    return parsed

@@ -1,0 +1,152 @@
+"""`cscvault init|user|audit|ingest|quality`: the vault, its users, its audit chain and the data coming in."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from cscvault import api
+from cscvault.cli.credentials import credentials, secret
+from cscvault.cli.options import JsonOption, NewVaultArg, RecoveryOption, StudyOption, UserOption, VaultArg
+from cscvault.cli.output import err, print_json, progress_bar
+
+
+def register(app: typer.Typer) -> None:
+    app.command()(init)
+    app.add_typer(user_app, name="user")
+    app.add_typer(audit_app, name="audit")
+    app.command()(ingest)
+    app.command()(quality)
+
+
+def init(
+    vault: NewVaultArg,
+    study: StudyOption = None,
+    admin: Annotated[str, typer.Option("--admin", help="Name of the first (admin) user.")] = "admin",
+) -> None:
+    """Create an encrypted vault. Prints the recovery code once: write it down and keep it safe."""
+    password = secret("CSCVAULT_PASSWORD", f"New password for {admin}", confirm=True)
+    result = api.init_vault(vault, password, admin=admin, study_path=study)
+    typer.echo(f"Created vault {result.path} (id {result.vault_id}) with admin user '{result.admin}'.")
+    typer.echo(
+        f"Age recipient for the local authorities' packages (cscvault la package --recipient): {result.recipient}"
+    )
+    typer.echo("Recovery code (shown once; store it offline, it opens the vault if every password is lost):")
+    typer.echo(f"  {result.recovery_code}")
+
+
+user_app = typer.Typer(help="Vault users and their roles.", no_args_is_help=True)
+
+
+@user_app.command("add")
+def user_add(
+    vault: VaultArg,
+    name: Annotated[str, typer.Argument(help="The new user's name.")],
+    role: Annotated[str, typer.Option("--role", help=f"One of: {', '.join(api.ROLES)}.")],
+    user: UserOption = "admin",
+    recovery: RecoveryOption = False,
+) -> None:
+    """Add a user (admin only). Their password comes from a prompt or CSCVAULT_NEW_PASSWORD."""
+    creds = credentials(user, recovery)
+    new_password = secret("CSCVAULT_NEW_PASSWORD", f"New password for {name}", confirm=True)
+    api.add_user(vault, creds, name, role, new_password)
+    typer.echo(f"Added user '{name}' with role {role}.")
+
+
+@user_app.command("list")
+def user_list(
+    vault: VaultArg, user: UserOption = "admin", recovery: RecoveryOption = False, json_: JsonOption = False
+) -> None:
+    """List users and roles (admin or dpo)."""
+    users = api.list_users(vault, credentials(user, recovery))
+    if json_:
+        print_json(
+            [{"name": u.name, "role": u.role, "created_at": u.created_at, "created_by": u.created_by} for u in users]
+        )
+        return
+    for u in users:
+        typer.echo(f"{u.name:<20} {u.role:<8} added {u.created_at:%Y-%m-%d} by {u.created_by}")
+
+
+@user_app.command("passwd")
+def user_passwd(
+    vault: VaultArg,
+    target: Annotated[str | None, typer.Argument(help="Whose password (default: your own; others need admin).")] = None,
+    user: UserOption = "admin",
+    recovery: RecoveryOption = False,
+) -> None:
+    """Change a password. Rewraps the keys; the data are not re-encrypted."""
+    creds = credentials(user, recovery)
+    who = target or creds.user
+    new_password = secret("CSCVAULT_NEW_PASSWORD", f"New password for {who}", confirm=True)
+    api.change_password(vault, creds, new_password, user=who)
+    typer.echo(f"Password changed for '{who}'.")
+
+
+audit_app = typer.Typer(help="The hash-chained audit log.", no_args_is_help=True)
+
+
+@audit_app.command("verify")
+def audit_verify(
+    vault: VaultArg, user: UserOption = "admin", recovery: RecoveryOption = False, json_: JsonOption = False
+) -> None:
+    """Recompute the audit chain; exit 5 naming each edited, deleted, reordered or truncated entry."""
+    report = api.verify_audit(vault, credentials(user, recovery))
+    if json_:
+        print_json(
+            {
+                "ok": report.ok,
+                "entries": report.entries,
+                "head_entries": report.head_entries,
+                "problems": report.problems,
+            }
+        )
+    elif report.ok:
+        typer.echo(f"audit chain intact: {report.entries} entries, matching the authenticated head")
+    else:
+        for problem in report.problems:
+            err(f"audit: {problem}")
+    api.require_intact(report)
+
+
+def ingest(
+    vault: VaultArg,
+    paths: Annotated[list[Path], typer.Argument(help="Return files or folders of them.", metavar="PATH...")],
+    user: UserOption = "admin",
+    recovery: RecoveryOption = False,
+    json_: JsonOption = False,
+) -> None:
+    """Load returns into the vault: each file one all-or-nothing delivery, identified by its SHA-256."""
+    creds = credentials(user, recovery)
+    with progress_bar("ingest", enabled=not json_) as advance:
+        report = api.ingest(vault, creds, paths, advance)
+    if json_:
+        print_json([d.__dict__ for d in report.deliveries])
+        return
+    typer.echo(
+        f"{report.loaded} deliveries loaded, {report.rejected} rejected, {report.skipped} already loaded "
+        f"({sum(d.rows_loaded for d in report.deliveries)} rows)"
+    )
+    for d in report.deliveries:
+        if d.status == "rejected":
+            rules = ", ".join(f"{k} x{v}" for k, v in d.findings.items())
+            err(f"rejected: {d.file_name}: {rules}")
+
+
+def quality(
+    vault: VaultArg, user: UserOption = "admin", recovery: RecoveryOption = False, json_: JsonOption = False
+) -> None:
+    """Data quality per LA and return: rows read and loaded, columns dropped, findings by rule, linkage."""
+    doc = api.quality(vault, credentials(user, recovery))
+    if json_:
+        print_json(doc)
+        return
+    deliveries: list[dict[str, Any]] = doc["deliveries"]  # type: ignore[assignment]
+    for d in deliveries:
+        status = "REJECTED" if d["rejected"] else "loaded"
+        typer.echo(
+            f"{d['la'] or '?':<20} {d['return'] or '?':<14} {d['format']:<10} {d['rows_read']:>8} read "
+            f"{d['rows_loaded']:>8} loaded  {sum(d['findings'].values()):>6} findings  {status}  {d['file_name']}"
+        )

@@ -6,9 +6,10 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any
 
+from cscvault.roles import ROLES
 from cscvault.study.retention import Schedule, retention_warning, schedule
 from cscvault.vault.inventory import registered_backups, table_counts, vault_files
-from cscvault.vault.store import ROLES, Vault
+from cscvault.vault.store import Vault
 
 
 @dataclass

@@ -1,5 +1,6 @@
 """The encrypted vault: key slots, the encrypted DuckDB store, migrations."""
 
-from cscvault.vault.store import ROLES, Credentials, User, Vault
+from cscvault.roles import ROLES
+from cscvault.vault.store import Credentials, User, Vault
 
 __all__ = ["ROLES", "Credentials", "User", "Vault"]

@@ -242,6 +242,7 @@ class _Objective:
         self._last: tuple[bytes, float, FloatArray] | None = None
         self._model = model
         self._exact_hessian = exact_hessian  # of the log-likelihood, when the likelihood has one
+        self._last_hess: tuple[bytes, FloatArray] | None = None
 
     def model_hessian(self, theta: FloatArray) -> FloatArray:
         """The Hessian the optimiser steers by: this objective's own, or a cheaper close one."""
@@ -262,7 +263,12 @@ class _Objective:
         """The exact Hessian where the likelihood has one (Laplace, one random intercept), else central
         differences of the gradient (error O(h^2): ~1e-8 relative with the analytic gradient)."""
         if self._exact_hessian is not None:
-            return -self._exact_hessian(np.asarray(theta, dtype=np.float64)) * self.scale
+            # trust-exact asks again at its last point, and each run's check asks at its optimum
+            key = np.asarray(theta, dtype=np.float64).tobytes()
+            if self._last_hess is None or self._last_hess[0] != key:
+                hess = -self._exact_hessian(np.asarray(theta, dtype=np.float64)) * self.scale
+                self._last_hess = (key, hess)
+            return self._last_hess[1].copy()
         k = len(theta)
         h = 1e-4 * np.maximum(1.0, np.abs(theta))
         hess = np.empty((k, k))

@@ -173,13 +173,14 @@ class RandomInterceptLikelihood:
         sum_we = np.asarray(s @ (w[:, None] * big_e))  # (C, K)
         g_u = -sigma * sum_we + big_r[:, None] * e_sig  # d2g / du dtheta
         m = g_u / h[:, None]  # d u_hat / d theta
-        big_a = big_e + sigma * m[cl]  # total d a_i / d theta
-        sum_va = np.asarray(s @ (v[:, None] * big_a))
+        # Row i's total d a_i / d theta is A_i = E_i + sigma m_c (never formed: sums over A are sums over E
+        # plus per-cluster terms in m).
+        sum_va = np.asarray(s @ (v[:, None] * big_e)) + sigma * sv[:, None] * m
         sum_wa = sum_we + sigma * sw[:, None] * m
         dh = 2.0 * sigma * sw[:, None] * e_sig + sigma * sigma * sum_va  # total dH / dtheta, (C, K)
 
         # d2u/dtheta_j dtheta_k = D_k(g_uj) / H - g_uj D_k(H) / H^2. Its only part that is not per-cluster
-        # is -sigma * sum_i v_i E_ij A_ik / H, carried into a weighted Gram matrix below.
+        # is -sigma * sum_i v_i E_ij A_ik / H, carried into the row sums below.
         light = (
             -sum_we[:, :, None] * e_sig[None, None, :]
             - sigma * sw[:, None, None] * e_sig[None, :, None] * m[:, None, :]
@@ -187,7 +188,7 @@ class RandomInterceptLikelihood:
         ) / h[:, None, None] - g_u[:, :, None] * dh[:, None, :] / (h * h)[:, None, None]
         # B_jk = D_k A_ij (the same for every row of a cluster), light part
         b_light = e_sig[None, :, None] * m[:, None, :] + m[:, :, None] * e_sig[None, None, :] + sigma * light
-        # D2 H without the Gram terms
+        # D2 H without the row sums
         d2h_light = (
             2.0 * sw[:, None, None] * np.outer(e_sig, e_sig)[None]
             + 2.0 * sigma * (e_sig[None, :, None] * sum_va[:, None, :] + sum_va[:, :, None] * e_sig[None, None, :])
@@ -196,10 +197,17 @@ class RandomInterceptLikelihood:
         hess = np.einsum("c,cj,ck->jk", 1.0 / h, g_u, g_u)
         hess -= 0.5 * np.einsum("c,cjk->jk", 1.0 / h, d2h_light)
         hess += 0.5 * np.einsum("c,cj,ck->jk", 1.0 / (h * h), dh, dh)
-        # Gram terms: -sum w E E';  -(sigma^2 / 2H) sum s A A';  +(sigma^4 Sv / 2H^2) sum v E A'
-        hess -= big_e.T @ (w[:, None] * big_e)
-        hess -= big_a.T @ ((0.5 * sigma * sigma * s3 / h[cl])[:, None] * big_a)
-        hess += big_e.T @ ((0.5 * sigma**4 * (sv / (h * h))[cl] * v)[:, None] * big_a)
+        # Row sums: -sum w E E' - sum alpha A A' + sum beta E A', with alpha = sigma^2 w'' / 2H and
+        # beta = sigma^4 Sv v / 2H^2. Expanding A = E + sigma m gives one weighted Gram matrix over the rows
+        # and per-cluster products.
+        alpha = 0.5 * sigma * sigma * s3 / h[cl]
+        beta_w = 0.5 * sigma**4 * (sv / (h * h))[cl] * v
+        hess += big_e.T @ ((beta_w - w - alpha)[:, None] * big_e)
+        sum_alpha_e = np.asarray(s @ (alpha[:, None] * big_e))
+        sum_beta_e = np.asarray(s @ (beta_w[:, None] * big_e))
+        sum_alpha = np.asarray(s @ alpha)
+        hess -= sigma * (sum_alpha_e.T @ m + m.T @ sum_alpha_e) + sigma * sigma * (m.T @ (sum_alpha[:, None] * m))
+        hess += sigma * sum_beta_e.T @ m
         return np.asarray(0.5 * (hess + hess.T))
 
 

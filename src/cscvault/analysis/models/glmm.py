@@ -353,11 +353,17 @@ def fit_glmm(design: Design, *, nagq: int = 1, re: RandomEffects = "cluster") ->
     BLAS runs on one thread meanwhile: the fit's matrix work is small (K x K algebra, L-BFGS-B's own
     updates), where OpenBLAS threads cost more than they give, four to five times the CPU on a shared
     two-core machine (measured in benchmarks/README.md)."""
+    with one_blas_thread():
+        return _fit_glmm(design, nagq=nagq, re=re)
+
+
+def one_blas_thread() -> Any:
+    """Context manager: BLAS on one thread (OpenBLAS threads also spin on a core for a while after each
+    call, so small calls on two threads cost CPU twice over)."""
     global _BLAS  # the scan of loaded libraries is done once per process
     if _BLAS is None:
         _BLAS = ThreadpoolController()
-    with _BLAS.limit(limits=1, user_api="blas"):
-        return _fit_glmm(design, nagq=nagq, re=re)
+    return _BLAS.limit(limits=1, user_api="blas")
 
 
 def _fit_glmm(design: Design, *, nagq: int, re: RandomEffects) -> GlmmFit:
@@ -525,6 +531,30 @@ def fit_glmm_frame(
     source: str = "data",
 ) -> GlmmFit:
     """Build the collapsed design from a data frame and fit the model (see `build_design`)."""
+    with one_blas_thread():
+        return _fit_frame(
+            frame, treatment=treatment, period=period, cluster=cluster, outcome=outcome, events=events,
+            trials=trials, covariates=covariates, factors=factors, reference_levels=reference_levels, nagq=nagq,
+            re=re, source=source,
+        )  # fmt: skip
+
+
+def _fit_frame(
+    frame: pd.DataFrame,
+    *,
+    treatment: str,
+    period: str,
+    cluster: str,
+    outcome: str | None,
+    events: str | None,
+    trials: str | None,
+    covariates: Sequence[str],
+    factors: Sequence[str],
+    reference_levels: Mapping[str, object] | None,
+    nagq: int,
+    re: RandomEffects,
+    source: str,
+) -> GlmmFit:
     design = build_design(
         frame,
         treatment=treatment,

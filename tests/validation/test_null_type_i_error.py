@@ -1,6 +1,6 @@
 """Type I error of the headline tests under the null over 1,000 re-randomised replications (issues 6, 17).
 
-`make validate` only (about 55 CPU s in all; 4.3 min wall with two workers at load 12-22). The same figures
+`make validate` only (about 45-55 CPU s in all: 34 s wall with two workers at load 2-3, 4.3 min at load 12-22). The same figures
 from the command line: `cscvault design null-sim --reps 1000 --workers 2 --json`.
 Measured (seed 1, default design: 5 LAs, 6 periods, 27,000 children): the t test with 19 between-within df
 rejected 48 of 1,000 (0.048, exact 95% CI 0.036-0.063); the Wald z-test 61 (0.061, 0.047-0.078).

@@ -88,11 +88,14 @@ def test_analysis_records_its_run_and_writes_results(
     }
     assert all(fields <= set(r) for r in rows)
     assert {(r["sample"], r["model"]) for r in rows if r["term"] == "treatment"} == {
-        ("complete_case", "glmm-laplace"),
-        ("complete_case", "glmm-agq25"),
-        ("missing_indicator", "glmm-laplace"),
-        ("missing_indicator", "glmm-agq25"),
+        (sample, f"{model}{suffix}")
+        for sample in ("complete_case", "missing_indicator")
+        for model in ("glmm-laplace", "glmm-agq25")
+        for suffix in ("", "-t-bw")  # Wald z, and the small-sample t headline test
     }
+    t_rows = [r for r in rows if r["model"].endswith("-t-bw")]
+    assert all(r["test"] == "t-between-within" and r["df"] >= 1 for r in t_rows)
+    assert all(r["test"] == "wald-z" and r["df"] is None for r in rows if r not in t_rows)
     assert all(r["n"] % 5 == 0 for r in rows)  # counts leave the vault rounded
     html = out.report.read_text()
     assert "acro-default" in html and "data:image/png;base64," in html

@@ -4,10 +4,12 @@ Each replication draws a new trial of the study's shape (its LAs as clusters, it
 wedge, the real sample size) with no treatment effect (odds ratio 1): the simulator re-randomises which
 cluster starts at which step and how large each cluster is, draws LA random intercepts and a secular
 trend, and child covariates. The headline procedure is then applied exactly as on real data: the
-logistic mixed model with a random intercept per LA, fitted by maximum likelihood (Laplace), and its
-Wald test of the treatment term at the 5% level. (On complete covariates the multiply imputed headline
-reduces to this model: there is nothing to impute.) The share of replications that reject is the type I
-error; the evaluator's R pipeline reported 0.0569 over 10,000 replications.
+logistic mixed model with a random intercept per LA, fitted by maximum likelihood (Laplace), and two tests
+of the treatment term at the 5% level: the headline t test with between-within degrees of freedom
+(`analysis/models/small_sample.py`) and the Wald z-test beside it. (On complete covariates the multiply
+imputed headline reduces to this model: there is nothing to impute.) The share of replications that
+reject is each test's type I error; the evaluator's R pipeline reported 0.0569 for the Wald z over 10,000
+replications.
 
 Replications are independent and seeded from one `SeedSequence`, so a run is reproducible whatever
 the number of worker processes.
@@ -54,7 +56,30 @@ class NullSimulationSpec:
 
 
 @dataclass(frozen=True)
+class RejectionRate:
+    """How often one test rejected a true null."""
+
+    test: str
+    rejections: int
+    replications: int
+    type_i_error: float
+    mc_se: float
+    ci_low: float  # exact (Clopper-Pearson) 95% interval of the type I error
+    ci_high: float
+
+    @classmethod
+    def of(cls, test: str, rejections: int, k: int) -> RejectionRate:
+        rate = rejections / k
+        low = float(stats.beta.ppf(0.025, rejections, k - rejections + 1)) if rejections else 0.0
+        high = float(stats.beta.ppf(0.975, rejections + 1, k - rejections)) if rejections < k else 1.0
+        return cls(test, rejections, k, rate, math.sqrt(rate * (1 - rate) / k), low, high)
+
+
+@dataclass(frozen=True)
 class NullSimulationResult:
+    """The top-level rate fields are the Wald z-test's (as before the t test existed); `small_sample` is the
+    headline t test's and `df` its degrees of freedom (the same in every replication of one design)."""
+
     spec: NullSimulationSpec
     n_clusters: int
     n_periods: int
@@ -65,11 +90,22 @@ class NullSimulationResult:
     ci_low: float  # exact (Clopper-Pearson) 95% interval of the type I error
     ci_high: float
     seconds: float
+    small_sample: RejectionRate | None = None
+    df: float | None = None
+
+    @property
+    def wald_z(self) -> RejectionRate:
+        k = self.spec.replications
+        return RejectionRate("wald-z", self.rejections, k, self.type_i_error, self.mc_se, self.ci_low, self.ci_high)
 
     def as_dict(self) -> dict[str, object]:
         out = asdict(self)
         out["spec"] = asdict(self.spec)
-        out["procedure"] = "glmm-laplace Wald test of the treatment term (LA random intercept, period factor)"
+        out["procedure"] = (
+            "glmm-laplace (LA random intercept, period factor): headline t test of the treatment term with "
+            "between-within df, and its Wald z-test"
+        )
+        out["tests"] = [asdict(t) for t in (self.small_sample, self.wald_z) if t is not None]
         return out
 
 
@@ -85,8 +121,8 @@ def trial_spec(study: Study, spec: NullSimulationSpec) -> SteppedWedgeSpec:
     )
 
 
-def _replicate(args: tuple[SteppedWedgeSpec, int, float]) -> tuple[bool, bool]:
-    """(rejected, converged) for one replication."""
+def _replicate(args: tuple[SteppedWedgeSpec, int, float]) -> tuple[bool, bool, bool, float]:
+    """(Wald z rejected, t rejected, converged, t df) for one replication."""
     trial_shape, seed, alpha = args
     trial = simulate_stepped_wedge(trial_shape, seed=seed)
     fit = fit_glmm_frame(
@@ -98,7 +134,9 @@ def _replicate(args: tuple[SteppedWedgeSpec, int, float]) -> tuple[bool, bool]:
         cluster="cluster",
         covariates=list(COVARIATES),
     )
-    return fit.effect.p_value < alpha, fit.converged
+    small = fit.small_sample
+    assert small is not None  # the design always has a single treatment column
+    return fit.effect.p_value < alpha, small.p_value < alpha, fit.converged, small.df
 
 
 def run_null_simulation(
@@ -110,8 +148,8 @@ def run_null_simulation(
     shape = trial_spec(study, spec)
     seeds = np.random.SeedSequence(spec.seed).generate_state(spec.replications, dtype=np.uint64)
     jobs = [(shape, int(s), spec.alpha) for s in seeds]
-    outcomes: list[tuple[bool, bool]] = []
-    results: Iterator[tuple[bool, bool]]
+    outcomes: list[tuple[bool, bool, bool, float]] = []
+    results: Iterator[tuple[bool, bool, bool, float]]
     if workers == 1:
         results = map(_replicate, jobs)
         pool = None
@@ -127,19 +165,19 @@ def run_null_simulation(
         if pool is not None:
             pool.shutdown(cancel_futures=True)
     k = spec.replications
-    rejections = sum(r for r, _ in outcomes)
-    rate = rejections / k
-    low = float(stats.beta.ppf(0.025, rejections, k - rejections + 1)) if rejections else 0.0
-    high = float(stats.beta.ppf(0.975, rejections + 1, k - rejections)) if rejections < k else 1.0
+    z = RejectionRate.of("wald-z", sum(o[0] for o in outcomes), k)
+    dfs = {o[3] for o in outcomes}
     return NullSimulationResult(
         spec=spec,
         n_clusters=shape.n_clusters,
         n_periods=shape.n_periods,
-        rejections=rejections,
-        not_converged=sum(not c for _, c in outcomes),
-        type_i_error=rate,
-        mc_se=math.sqrt(rate * (1 - rate) / k),
-        ci_low=low,
-        ci_high=high,
+        rejections=z.rejections,
+        not_converged=sum(not o[2] for o in outcomes),
+        type_i_error=z.type_i_error,
+        mc_se=z.mc_se,
+        ci_low=z.ci_low,
+        ci_high=z.ci_high,
         seconds=time.perf_counter() - t0,
+        small_sample=RejectionRate.of("t-between-within", sum(o[1] for o in outcomes), k),
+        df=dfs.pop() if len(dfs) == 1 else None,
     )

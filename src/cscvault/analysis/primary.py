@@ -60,12 +60,17 @@ class PrimaryRun:
     fits: list[FittedAnalysis] = field(default_factory=list)
 
     def rows(self) -> list[dict[str, Any]]:
-        """The results.json rows: one per term of every fitted analysis."""
+        """The results.json rows: one per term of every fitted analysis (Wald z), then the treatment term's
+        small-sample t test (model `<model>-t-bw`, the headline test). `test` and `df` say which test a
+        row's CI and p come from; they are in results.json only (the vault's results table has the
+        RESULT_FIELDS)."""
         out = []
         for f in self.fits:
             for t in f.fit.terms:
                 out.append(
                     {
+                        "test": "wald-z",
+                        "df": None,
                         "analysis": f.analysis,
                         "outcome": "cla_18m",
                         "sample": f.sample,
@@ -81,6 +86,10 @@ class PrimaryRun:
                         "n_events": f.fit.n_events,
                     }
                 )
+            small = f.fit.small_sample
+            if small is not None:
+                row = f.fit.small_sample_row(f.analysis, "cla_18m", f.sample, f.model)
+                out.append({"test": f"t-{small.df_method}", "df": small.df, **row})
         return out
 
     @property

@@ -59,8 +59,11 @@ def null_sim(
     if json_out:
         print_json(res.as_dict())
         return
-    typer.echo(
-        f"type I error {res.type_i_error:.4f} ({res.rejections} of {reps} replications rejected at "
-        f"{spec.alpha:g}; 95% CI {res.ci_low:.4f}-{res.ci_high:.4f}); {res.not_converged} fits not converged; "
-        f"{res.seconds:.0f} s"
-    )
+    rates = [res.wald_z] if res.small_sample is None else [res.small_sample, res.wald_z]
+    for rate in rates:
+        label = f"t test, {res.df:g} between-within df" if rate.test.startswith("t-") else "Wald z-test"
+        typer.echo(
+            f"{label}: type I error {rate.type_i_error:.4f} ({rate.rejections} of {reps} replications rejected "
+            f"at {spec.alpha:g}; exact 95% CI {rate.ci_low:.4f}-{rate.ci_high:.4f})"
+        )
+    typer.echo(f"{res.not_converged} fits not converged; {res.seconds:.0f} s")

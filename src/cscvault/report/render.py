@@ -20,6 +20,7 @@ import pandas as pd
 from jinja2 import Environment, StrictUndefined
 from markupsafe import Markup
 
+from cscvault.analysis.models.glmm import GlmmFit
 from cscvault.analysis.primary import PrimaryRun
 from cscvault.disclosure.check import CheckedTable, apply_profile
 from cscvault.disclosure.profiles import get_profile
@@ -134,13 +135,7 @@ def render_report(
             flow_suppressed=flow.suppressed_count,
             rates=rates.to_dict("records"),
             rates_suppressed=rates_checked.suppressed_count,
-            headline={
-                "or": _fmt(head.effect.odds_ratio),
-                "low": _fmt(head.effect.ci_low),
-                "high": _fmt(head.effect.ci_high),
-                "p": _fmt(head.effect.p_value),
-                "label": _label(run.headline.sample, run.headline.model),
-            },
+            headline=_headline(head, _label(run.headline.sample, run.headline.model)),
             models=models,
             notes=run.sample.notes,
             fmt=_fmt,
@@ -165,6 +160,19 @@ def render_report(
         document["full_plan"] = extra_summary
     write_atomic(results, (json.dumps(document, indent=2, default=str) + "\n").encode())
     return {"report": report, "results": results}
+
+
+def _headline(fit: GlmmFit, label: str) -> dict[str, Any]:
+    """The headline: the small-sample t test when the fit has one, the Wald z-test as the secondary line."""
+    eff, small = fit.effect, fit.small_sample
+    out = {"or": _fmt(eff.odds_ratio), "label": label, "df": None}
+    out.update({"z_low": _fmt(eff.ci_low), "z_high": _fmt(eff.ci_high), "z_p": _fmt(eff.p_value)})
+    if small is None:
+        out.update({"low": out["z_low"], "high": out["z_high"], "p": out["z_p"]})
+    else:
+        out.update({"low": _fmt(small.ci_low), "high": _fmt(small.ci_high), "p": _fmt(small.p_value)})
+        out["df"] = f"{small.df:g}"
+    return out
 
 
 def _released_count(n: int, base: int) -> int:

@@ -236,23 +236,29 @@ def test_nested_quadrature_refines_the_laplace_fit():
 
 def test_result_rows_follow_the_results_json_schema(child_fit):
     rows = child_fit.result_rows(analysis="primary", outcome="cla_18m", sample="primary", model="glmm_laplace")
-    assert len(rows) == len(child_fit.terms)
-    assert rows[0]["term"] == "treatment"
-    assert set(rows[0]) == {
-        "analysis",
-        "outcome",
-        "sample",
-        "model",
-        "term",
-        "estimate",
-        "se",
-        "odds_ratio",
-        "ci_low",
-        "ci_high",
-        "p_value",
-        "n",
-        "n_events",
-    }
+    assert len(rows) == len(child_fit.terms) + 1  # every term's Wald row, then the treatment's t row
+    assert rows[0]["term"] == "treatment" and rows[-1]["term"] == "treatment"
+    assert rows[-1]["model"] == "glmm_laplace-t-bw" and rows[-1]["estimate"] == rows[0]["estimate"]
+    assert rows[-1]["p_value"] > rows[0]["p_value"] and rows[-1]["ci_low"] < rows[0]["ci_low"]
+    assert (
+        set(rows[0])
+        == set(rows[-1])
+        == {
+            "analysis",
+            "outcome",
+            "sample",
+            "model",
+            "term",
+            "estimate",
+            "se",
+            "odds_ratio",
+            "ci_low",
+            "ci_high",
+            "p_value",
+            "n",
+            "n_events",
+        }
+    )
     assert rows[0]["n_events"] == child_fit.n_events
 
 

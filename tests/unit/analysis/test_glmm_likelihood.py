@@ -150,3 +150,24 @@ def test_nested_quadrature_converges_to_the_exact_double_integral():
     q15 = NestedQuadratureLikelihood(small, 15).loglik(theta)
     assert abs(q15 - exact) < 1e-7
     assert abs(q15 - exact) < abs(laplace - exact)
+
+
+# The analytic Hessian against central differences of the analytic gradient: differencing error is
+# O(h^2) ~ 1e-9 relative here, so 1e-6 only fails on a wrong term, never on rounding.
+HESSIAN_REL_TOL = 1e-6
+
+
+@pytest.mark.parametrize("theta_tail", [(0.7,), (0.05,), (-1.3,), (2.5,)])
+def test_laplace_hessian_equals_differenced_gradient(design, theta_tail):
+    lik = RandomInterceptLikelihood(design, 1)
+    rng = np.random.default_rng(abs(int(10 * theta_tail[0])))
+    theta = np.r_[-1.0, rng.normal(0, 0.3, design.x.shape[1] - 1), theta_tail]
+    exact = lik.laplace_hessian(theta)
+    k, h = len(theta), 1e-5
+    diffs = np.empty((k, k))
+    for j in range(k):
+        e = np.zeros(k)
+        e[j] = h
+        diffs[:, j] = (lik.value_and_grad(theta + e)[1] - lik.value_and_grad(theta - e)[1]) / (2 * h)
+    np.testing.assert_allclose(exact, exact.T, rtol=0, atol=1e-12)
+    np.testing.assert_allclose(exact, 0.5 * (diffs + diffs.T), rtol=0, atol=HESSIAN_REL_TOL * np.abs(diffs).max())

@@ -12,7 +12,7 @@ uncertainty of the variance component; lme4 differences the deviance numerically
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal, Protocol
 
@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 from scipy import optimize, stats
+from threadpoolctl import ThreadpoolController
 
 from cscvault.analysis.models.design_matrix import Design, build_design
 from cscvault.analysis.models.diagnostics import (
@@ -33,6 +34,7 @@ from cscvault.analysis.models.likelihood import (
     NestedQuadratureLikelihood,
     RandomInterceptLikelihood,
 )
+from cscvault.analysis.models.small_sample import SmallSampleTest, between_within_df, t_test
 from cscvault.errors import DataError, UsageError
 
 FloatArray = NDArray[np.float64]
@@ -48,6 +50,8 @@ CONVERGENCE_TOL = 1e-5
 MAX_NESTED_NAGQ = 25
 # lme4's isSingular() tolerance on theta (= sigma here).
 SINGULAR_TOL = 1e-4
+# Model-name suffix of the results row carrying the small-sample (t, between-within df) headline test.
+T_MODEL_SUFFIX = "-t-bw"
 
 
 class _Likelihood(Protocol):
@@ -111,6 +115,8 @@ class GlmmFit:
     se_method: str
     vif: tuple[Vif, ...]
     cov: FloatArray = field(repr=False, compare=False)
+    # The headline test of the treatment term: t with between-within df (the Wald z is in `terms`).
+    small_sample: SmallSampleTest | None = None
 
     def term(self, name: str) -> TermEstimate:
         for t in self.terms:
@@ -124,8 +130,10 @@ class GlmmFit:
         return self.term(self.treatment)
 
     def result_rows(self, *, analysis: str, outcome: str, sample: str, model: str) -> list[dict[str, Any]]:
-        """One `results.json` row per fixed effect (odds-ratio-scale CI), treatment term first."""
+        """One `results.json` row per fixed effect (odds-ratio-scale Wald CI), treatment term first, then
+        the treatment term's small-sample t test as model `<model>-t-bw` (same estimate and SE)."""
         ordered = [self.effect, *(t for t in self.terms if t.term != self.treatment)]
+        extra = [] if self.small_sample is None else [self.small_sample_row(analysis, outcome, sample, model)]
         return [
             {
                 "analysis": analysis,
@@ -143,7 +151,27 @@ class GlmmFit:
                 "n_events": self.n_events,
             }
             for t in ordered
-        ]
+        ] + extra
+
+    def small_sample_row(self, analysis: str, outcome: str, sample: str, model: str) -> dict[str, Any]:
+        """The treatment term's t test (between-within df) in the `results.json` row shape."""
+        assert self.small_sample is not None
+        t = self.small_sample
+        return {
+            "analysis": analysis,
+            "outcome": outcome,
+            "sample": sample,
+            "model": f"{model}{T_MODEL_SUFFIX}",
+            "term": self.treatment,
+            "estimate": self.effect.estimate,
+            "se": self.effect.se,
+            "odds_ratio": t.odds_ratio,
+            "ci_low": t.ci_low,
+            "ci_high": t.ci_high,
+            "p_value": t.p_value,
+            "n": self.n,
+            "n_events": self.n_events,
+        }
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-able dictionary; the treatment term's fields are repeated at the top level."""
@@ -202,11 +230,19 @@ def _glm_start(design: Design) -> FloatArray:
 class _Objective:
     """-loglik / n and its gradient, with an evaluation cache (scipy asks for f and g separately)."""
 
-    def __init__(self, lik: _Likelihood, n: int, model: _Objective | None = None) -> None:
+    def __init__(
+        self,
+        lik: _Likelihood,
+        n: int,
+        model: _Objective | None = None,
+        exact_hessian: Callable[[FloatArray], FloatArray] | None = None,
+    ) -> None:
         self.lik = lik
         self.scale = 1.0 / n
         self._last: tuple[bytes, float, FloatArray] | None = None
         self._model = model
+        self._exact_hessian = exact_hessian  # of the log-likelihood, when the likelihood has one
+        self._last_hess: tuple[bytes, FloatArray] | None = None
 
     def model_hessian(self, theta: FloatArray) -> FloatArray:
         """The Hessian the optimiser steers by: this objective's own, or a cheaper close one."""
@@ -224,7 +260,15 @@ class _Objective:
         return out
 
     def hessian(self, theta: FloatArray) -> FloatArray:
-        """Central differences of the gradient (error O(h^2): ~1e-8 relative with the analytic one)."""
+        """The exact Hessian where the likelihood has one (Laplace, one random intercept), else central
+        differences of the gradient (error O(h^2): ~1e-8 relative with the analytic gradient)."""
+        if self._exact_hessian is not None:
+            # trust-exact asks again at its last point, and each run's check asks at its optimum
+            key = np.asarray(theta, dtype=np.float64).tobytes()
+            if self._last_hess is None or self._last_hess[0] != key:
+                hess = -self._exact_hessian(np.asarray(theta, dtype=np.float64)) * self.scale
+                self._last_hess = (key, hess)
+            return self._last_hess[1].copy()
         k = len(theta)
         h = 1e-4 * np.maximum(1.0, np.abs(theta))
         hess = np.empty((k, k))
@@ -300,8 +344,29 @@ def _run_optimisers(
     return runs
 
 
+_BLAS: ThreadpoolController | None = None
+
+
 def fit_glmm(design: Design, *, nagq: int = 1, re: RandomEffects = "cluster") -> GlmmFit:
-    """Fit the logistic mixed model to a collapsed design by maximum likelihood."""
+    """Fit the logistic mixed model to a collapsed design by maximum likelihood.
+
+    BLAS runs on one thread meanwhile: the fit's matrix work is small (K x K algebra, L-BFGS-B's own
+    updates), where OpenBLAS threads cost more than they give, four to five times the CPU on a shared
+    two-core machine (measured in benchmarks/README.md)."""
+    with one_blas_thread():
+        return _fit_glmm(design, nagq=nagq, re=re)
+
+
+def one_blas_thread() -> Any:
+    """Context manager: BLAS on one thread (OpenBLAS threads also spin on a core for a while after each
+    call, so small calls on two threads cost CPU twice over)."""
+    global _BLAS  # the scan of loaded libraries is done once per process
+    if _BLAS is None:
+        _BLAS = ThreadpoolController()
+    return _BLAS.limit(limits=1, user_api="blas")
+
+
+def _fit_glmm(design: Design, *, nagq: int, re: RandomEffects) -> GlmmFit:
     if re not in ("cluster", "cluster-period"):
         raise UsageError(f"random effects must be 'cluster' or 'cluster-period', not {re!r}")
     if nagq < 1 or nagq > 100:
@@ -312,16 +377,27 @@ def fit_glmm(design: Design, *, nagq: int = 1, re: RandomEffects = "cluster") ->
         raise DataError("the model needs at least two clusters")
     lik: _Likelihood
     sd_names: tuple[str, ...]
+    model: _Objective | None = None
+    exact: Callable[[FloatArray], FloatArray] | None = None
     if re == "cluster":
-        lik, n_sd, sd_names = RandomInterceptLikelihood(design, nagq), 1, ("cluster",)
+        n_sd, sd_names = 1, ("cluster",)
+        lik = RandomInterceptLikelihood(design, nagq)
+        if nagq == 1:
+            exact = lik.laplace_hessian
+        else:
+            # Quadrature steers by the exact Hessian of the Laplace objective (nearly the same surface);
+            # the Hessian of the quadrature likelihood itself is differenced once, at the optimum, for the SEs.
+            lap_lik = RandomInterceptLikelihood(design, 1)
+            model = _Objective(lap_lik, design.n, exact_hessian=lap_lik.laplace_hessian)
     else:
         n_sd, sd_names = 2, ("cluster", "cluster_period")
         lik = NestedLaplaceLikelihood(design) if nagq == 1 else NestedQuadratureLikelihood(design, nagq)
-    # Nested quadrature has only a numerical gradient; its optimisers steer by the Hessian of the nested
-    # Laplace objective (analytic gradient, nearly the same surface), and the exact Hessian is taken once,
-    # at the optimum, for the standard errors.
-    model = _Objective(NestedLaplaceLikelihood(design), design.n) if re != "cluster" and nagq > 1 else None
-    obj = _Objective(lik, design.n, model)
+        # Nested quadrature has only a numerical gradient; its optimisers steer by the Hessian of the nested
+        # Laplace objective (analytic gradient, nearly the same surface), and the exact Hessian is taken
+        # once, at the optimum, for the standard errors.
+        if nagq > 1:
+            model = _Objective(NestedLaplaceLikelihood(design), design.n)
+    obj = _Objective(lik, design.n, model, exact_hessian=exact)
     p = design.x.shape[1]
     beta0 = _glm_start(design)
     starts = (np.r_[beta0, [0.5] * n_sd], np.r_[beta0, [1.0] * n_sd])
@@ -369,6 +445,12 @@ def fit_glmm(design: Design, *, nagq: int = 1, re: RandomEffects = "cluster") ->
     beta = theta_hat[:p]
     terms = tuple(term_estimate(name, float(b), float(s)) for name, b, s in zip(design.names, beta, se, strict=True))
 
+    small: SmallSampleTest | None = None
+    columns = design.terms.get(design.treatment, ())
+    if len(columns) == 1:
+        eff = terms[columns[0]]
+        small = t_test(eff.term, eff.estimate, eff.se, between_within_df(design, columns[0]))
+
     sds = {name: float(theta_hat[p + i]) for i, name in enumerate(sd_names)}
     var = {k: v * v for k, v in sds.items()}
     var_cl, var_cp = var["cluster"], var.get("cluster_period", 0.0)
@@ -397,6 +479,7 @@ def fit_glmm(design: Design, *, nagq: int = 1, re: RandomEffects = "cluster") ->
         se_method=se_method,
         vif=tuple(term_vifs(design.x, design.trials, design.terms)),
         cov=cov_beta,
+        small_sample=small,
     )
 
 
@@ -448,6 +531,30 @@ def fit_glmm_frame(
     source: str = "data",
 ) -> GlmmFit:
     """Build the collapsed design from a data frame and fit the model (see `build_design`)."""
+    with one_blas_thread():
+        return _fit_frame(
+            frame, treatment=treatment, period=period, cluster=cluster, outcome=outcome, events=events,
+            trials=trials, covariates=covariates, factors=factors, reference_levels=reference_levels, nagq=nagq,
+            re=re, source=source,
+        )  # fmt: skip
+
+
+def _fit_frame(
+    frame: pd.DataFrame,
+    *,
+    treatment: str,
+    period: str,
+    cluster: str,
+    outcome: str | None,
+    events: str | None,
+    trials: str | None,
+    covariates: Sequence[str],
+    factors: Sequence[str],
+    reference_levels: Mapping[str, object] | None,
+    nagq: int,
+    re: RandomEffects,
+    source: str,
+) -> GlmmFit:
     design = build_design(
         frame,
         treatment=treatment,

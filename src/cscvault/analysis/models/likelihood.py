@@ -140,6 +140,76 @@ class RandomInterceptLikelihood:
         g_sigma += float(np.sum(g1 * du_sigma + kappa * dh_sigma))
         return value, np.append(g_beta, g_sigma)
 
+    def laplace_hessian(self, theta: FloatArray) -> FloatArray:
+        """Exact Hessian of the Laplace log-likelihood in (beta, sigma), by implicit differentiation.
+
+        Per cluster the Laplace term is G(theta) - log(H)/2 with G = g(u_hat, theta) the log integrand at
+        the conditional mode and H = sigma^2 W + 1 its negative curvature. The mode moves with theta,
+        du/dtheta = m = g_u./H, so with D = d/dtheta + m d/du (the total derivative along the mode):
+
+            d2G = g.. + g_u. g_u.' / H,    d2(-log H / 2) = -(D2 H) / (2H) + DH DH' / (2H^2),
+
+        and D2 H needs d2u/dtheta2 (from differentiating g_u(u_hat(theta), theta) = 0 twice). Every
+        row-level sum weights a row by a per-cluster scalar, so each is one weighted Gram matrix over the
+        rows; per-cluster terms are K x K. About the cost of two likelihood evaluations, against 2K for
+        differencing the gradient. Equals lme4's Laplace deviance Hessian (tested against differences).
+        """
+        x, y, n, s, cl = self.x, self.y, self.n, self.s, self.cl
+        k = x.shape[1] + 1
+        beta, sigma = theta[:-1], float(theta[-1])
+        eta = x @ beta
+        u, p, w = self._mode(eta, sigma)
+        q = 1.0 - 2.0 * p
+        v = w * q  # dw/da
+        s3 = w * (1.0 - 6.0 * p * (1.0 - p))  # d2w/da2
+        r = y - n * p
+        e_sig = np.zeros(k)
+        e_sig[-1] = 1.0
+        big_e = np.column_stack([x, u[cl]])  # d a_i / d theta at fixed u
+        sw = np.asarray(s @ w)
+        sv = np.asarray(s @ v)
+        big_r = np.asarray(s @ r)
+        h = sigma * sigma * sw + 1.0
+        sum_we = np.asarray(s @ (w[:, None] * big_e))  # (C, K)
+        g_u = -sigma * sum_we + big_r[:, None] * e_sig  # d2g / du dtheta
+        m = g_u / h[:, None]  # d u_hat / d theta
+        # Row i's total d a_i / d theta is A_i = E_i + sigma m_c (never formed: sums over A are sums over E
+        # plus per-cluster terms in m).
+        sum_va = np.asarray(s @ (v[:, None] * big_e)) + sigma * sv[:, None] * m
+        sum_wa = sum_we + sigma * sw[:, None] * m
+        dh = 2.0 * sigma * sw[:, None] * e_sig + sigma * sigma * sum_va  # total dH / dtheta, (C, K)
+
+        # d2u/dtheta_j dtheta_k = D_k(g_uj) / H - g_uj D_k(H) / H^2. Its only part that is not per-cluster
+        # is -sigma * sum_i v_i E_ij A_ik / H, carried into the row sums below.
+        light = (
+            -sum_we[:, :, None] * e_sig[None, None, :]
+            - sigma * sw[:, None, None] * e_sig[None, :, None] * m[:, None, :]
+            - e_sig[None, :, None] * sum_wa[:, None, :]
+        ) / h[:, None, None] - g_u[:, :, None] * dh[:, None, :] / (h * h)[:, None, None]
+        # B_jk = D_k A_ij (the same for every row of a cluster), light part
+        b_light = e_sig[None, :, None] * m[:, None, :] + m[:, :, None] * e_sig[None, None, :] + sigma * light
+        # D2 H without the row sums
+        d2h_light = (
+            2.0 * sw[:, None, None] * np.outer(e_sig, e_sig)[None]
+            + 2.0 * sigma * (e_sig[None, :, None] * sum_va[:, None, :] + sum_va[:, :, None] * e_sig[None, None, :])
+            + sigma * sigma * sv[:, None, None] * b_light
+        )
+        hess = np.einsum("c,cj,ck->jk", 1.0 / h, g_u, g_u)
+        hess -= 0.5 * np.einsum("c,cjk->jk", 1.0 / h, d2h_light)
+        hess += 0.5 * np.einsum("c,cj,ck->jk", 1.0 / (h * h), dh, dh)
+        # Row sums: -sum w E E' - sum alpha A A' + sum beta E A', with alpha = sigma^2 w'' / 2H and
+        # beta = sigma^4 Sv v / 2H^2. Expanding A = E + sigma m gives one weighted Gram matrix over the rows
+        # and per-cluster products.
+        alpha = 0.5 * sigma * sigma * s3 / h[cl]
+        beta_w = 0.5 * sigma**4 * (sv / (h * h))[cl] * v
+        hess += big_e.T @ ((beta_w - w - alpha)[:, None] * big_e)
+        sum_alpha_e = np.asarray(s @ (alpha[:, None] * big_e))
+        sum_beta_e = np.asarray(s @ (beta_w[:, None] * big_e))
+        sum_alpha = np.asarray(s @ alpha)
+        hess -= sigma * (sum_alpha_e.T @ m + m.T @ sum_alpha_e) + sigma * sigma * (m.T @ (sum_alpha[:, None] * m))
+        hess += sigma * sum_beta_e.T @ m
+        return np.asarray(0.5 * (hess + hess.T))
+
 
 class NestedLaplaceLikelihood:
     """Laplace likelihood of a logistic model with cluster and cluster-period random intercepts."""

@@ -7,7 +7,7 @@ import math
 import pytest
 from scipy import stats
 
-from cscvault.analysis.models.design import build_design
+from cscvault.analysis.models.design_matrix import build_design
 from cscvault.analysis.models.glmm import fit_glmm
 from cscvault.analysis.models.small_sample import between_within_df, t_test
 from cscvault.analysis.simulate import SteppedWedgeSpec, simulate_stepped_wedge

@@ -28,7 +28,7 @@ import numpy as np
 from numpy.typing import NDArray
 from scipy import stats
 
-from cscvault.analysis.models.design import Design
+from cscvault.analysis.models.design_matrix import Design
 
 DF_METHOD = "between-within"
 

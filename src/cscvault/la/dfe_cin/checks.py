@@ -1,0 +1,544 @@
+"""One small vectorised function per DfE CIN validation rule that cscvault implements.
+
+Each function takes the census `Tables` and returns `Hit`s: a table, the row positions that fail, and
+the data item to name. A rule about two modules (an assessment starting before its referral) marks
+the record in each. Semantics follow the DfE rule text; where the public data-to-insight validator
+reads a rule differently, `tests/data/dfe_cin/README.md` says where and why.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from cscvault.la.dfe_cin.tables import Tables
+
+
+@dataclass(frozen=True)
+class Hit:
+    table: str
+    rows: tuple[int, ...]  # positions in `Tables[table]`
+    field: str
+    # A rule about the whole return (the header, the LA's use of codes) has no record to point at.
+    return_level: bool = False
+
+
+Check = Callable[[Tables], list[Hit]]
+CHECKS: dict[str, Check] = {}
+
+
+def _codes(text: str) -> frozenset[str]:
+    """A code set written as the census code table lists it (space-separated)."""
+    return frozenset(text.split())
+
+
+ETHNICITY = _codes(
+    "ABAN AIND AOTH APKN BAFR BCRB BOTH CHNE MOTH MWAS MWBA MWBC NOBT OOTH REFU WBRI WIRI WIRT WOTH WROM"
+)
+REFERRAL_SOURCE = _codes("1A 1B 1C 1D 2A 2B 3A 3B 3C 3D 3E 3F 4 5A 5B 5C 5D 6 7 8 9 10")
+REASON_FOR_CLOSURE = frozenset(f"RC{i}" for i in range(1, 10))
+CATEGORY_OF_ABUSE = frozenset({"NEG", "PHY", "SAB", "EMO", "MUL"})
+GENDER = frozenset({"1", "2", "0", "9"})  # GenderCurrent, to 2023/24
+SEX = frozenset({"M", "F", "U"})  # Sex, from 2024/25
+FACTORS = _codes(
+    "1A 1B 1C 2A 2B 2C 3A 3B 3C 4A 4B 4C 5A 5B 5C 6A 6B 6C 7A 8B 8C 8D 8E 8F 9A 10A 11A 12A 13A 14A 15A"
+    " 16A 17A 18A 18B 18C 19A 19B 19C 20 21 22A 23A 24A"
+)
+NFA_TRUE = frozenset({"true", "1"})
+SEX_FROM = 2025  # census year (end) in which <Sex> M/F/U replaced <GenderCurrent> 1/2/0/9
+
+
+def check(code: str) -> Callable[[Check], Check]:
+    def register(fn: Check) -> Check:
+        if code in CHECKS:
+            raise ValueError(f"DfE CIN rule {code} has two checks")
+        CHECKS[code] = fn
+        return fn
+
+    return register
+
+
+def _rows(mask: pd.Series | np.ndarray) -> tuple[int, ...]:
+    return tuple(int(i) for i in np.flatnonzero(np.asarray(mask, dtype=bool)))
+
+
+def _hit(table: str, mask: pd.Series | np.ndarray, field: str) -> list[Hit]:
+    rows = _rows(mask)
+    return [Hit(table, rows, field)] if rows else []
+
+
+def _outside(t: Tables, dates: pd.Series) -> pd.Series:
+    """Present and outside the collection period (nothing is outside when the period is unknown)."""
+    if t.period is None:
+        return pd.Series(False, index=dates.index)
+    start, end = t.period
+    return dates.notna() & ((dates < start) | (dates > end))
+
+
+def _parent(t: Tables, table: str, column: str) -> pd.Series:
+    """The CINdetails value of each row of a module table, aligned to that table."""
+    df = t[table]
+    return t["cin"][column].iloc[df["cin"].to_numpy()].reset_index(drop=True) if len(df) else df["cin"]
+
+
+def _nfa(values: pd.Series) -> pd.Series:
+    return values.fillna("").astype(str).str.strip().str.lower().isin(NFA_TRUE)
+
+
+def _with_parent(t: Tables, table: str, mask: pd.Series, own: str, parent: str) -> list[Hit]:
+    """A rule that compares a module with its CINdetails: mark both records."""
+    rows = _rows(mask)
+    if not rows:
+        return []
+    cin_rows = sorted({int(t[table]["cin"].iloc[r]) for r in rows})
+    return [Hit(table, rows, own), Hit("cin", tuple(cin_rows), parent)]
+
+
+# -- the return as a whole ------------------------------------------------------------------------
+
+
+@check("100")
+def _reference_date(t: Tables) -> list[Hit]:
+    ok = t.reference_date is not None and t.year_text is not None and t.year_text.isdigit()
+    if ok and t.reference_date == pd.Timestamp(int(str(t.year_text)), 3, 31):
+        return []
+    return [Hit("header", (), "ReferenceDate", return_level=True)]
+
+
+@check("2887Q")
+def _few_disability_codes(t: Tables) -> list[Hit]:
+    codes = t["disabilities"]["Disability"].dropna()
+    if codes[codes != "NONE"].nunique() < 8:
+        return [Hit("disabilities", (), "Disability", return_level=True)]
+    return []
+
+
+# -- child identifiers and characteristics --------------------------------------------------------
+
+
+@check("8500")
+def _child_id_missing(t: Tables) -> list[Hit]:
+    return _hit("children", t["children"]["LAchildID"].isna(), "LAchildID")
+
+
+@check("8510")
+def _child_id_repeated(t: Tables) -> list[Hit]:
+    ids = t["children"]["LAchildID"]
+    return _hit("children", ids.notna() & ids.duplicated(keep=False), "LAchildID")
+
+
+@check("1570")
+def _child_id_too_long(t: Tables) -> list[Hit]:
+    return _hit("children", t["children"]["LAchildID"].fillna("").str.len() > 20, "LAchildID")
+
+
+@check("1580")
+def _child_id_not_alphanumeric(t: Tables) -> list[Hit]:
+    ids = t["children"]["LAchildID"]
+    return _hit("children", ids.notna() & ~ids.fillna("").str.fullmatch(r"[A-Za-z0-9]*"), "LAchildID")
+
+
+@check("8520")
+def _born_after_period(t: Tables) -> list[Hit]:
+    if t.reference_date is None:
+        return []
+    return _hit("children", t["children"]["PersonBirthDate"] > t.reference_date, "PersonBirthDate")
+
+
+@check("8525Q")
+def _birth_or_expected_birth(t: Tables) -> list[Hit]:
+    c = t["children"]
+    return _hit("children", c["PersonBirthDate"].isna() == c["ExpectedPersonBirthDate"].isna(), "PersonBirthDate")
+
+
+@check("4180")
+def _sex(t: Tables) -> list[Hit]:
+    c = t["children"]
+    if (t.year or 0) >= SEX_FROM:
+        return _hit("children", ~c["Sex"].isin(SEX), "Sex")
+    return _hit("children", ~c["GenderCurrent"].isin(GENDER), "GenderCurrent")
+
+
+@check("8750")
+def _unborn_sex(t: Tables) -> list[Hit]:
+    c = t["children"]
+    unborn = c["PersonBirthDate"].isna() & c["ExpectedPersonBirthDate"].notna()
+    if (t.year or 0) >= SEX_FROM:
+        return _hit("children", unborn & (c["Sex"].fillna("") != "U"), "Sex")
+    return _hit("children", unborn & (c["GenderCurrent"].fillna("") != "0"), "GenderCurrent")
+
+
+@check("4220")
+def _ethnicity(t: Tables) -> list[Hit]:
+    return _hit("children", ~t["children"]["Ethnicity"].isin(ETHNICITY), "Ethnicity")
+
+
+def _child_key(t: Tables, df: pd.DataFrame) -> pd.Series:
+    """The child a row belongs to, as the census identifies children: by LA child id (by record without one)."""
+    ids = t["children"]["LAchildID"].to_numpy()[df["child"].to_numpy()] if len(df) else np.array([], dtype=object)
+    fallback = "#" + df["child"].astype(str)
+    return pd.Series(ids, index=df.index, dtype=object).fillna(fallback)
+
+
+@check("8790")
+def _disability_none_and_other(t: Tables) -> list[Hit]:
+    d = t["disabilities"]
+    code = d["Disability"].fillna("").str.upper()
+    key = _child_key(t, d)
+    with_none = set(key[code == "NONE"])
+    return _hit("disabilities", key.isin(with_none) & (code != "NONE"), "Disability")
+
+
+@check("8794")
+def _disability_repeated(t: Tables) -> list[Hit]:
+    d = t["disabilities"].assign(key=_child_key(t, t["disabilities"]))
+    return _hit("disabilities", d["Disability"].notna() & d.duplicated(["key", "Disability"], keep=False), "Disability")
+
+
+# -- CIN details (referrals) ----------------------------------------------------------------------
+
+
+@check("8600")
+def _referral_date(t: Tables) -> list[Hit]:
+    ref = t["cin"]["CINreferralDate"]
+    late = ref > t.reference_date if t.reference_date is not None else pd.Series(False, index=ref.index)
+    return _hit("cin", ref.isna() | late, "CINreferralDate")
+
+
+@check("8620")
+def _closure_in_period(t: Tables) -> list[Hit]:
+    return _hit("cin", _outside(t, t["cin"]["CINclosureDate"]), "CINclosureDate")
+
+
+@check("8630")
+def _closure_before_referral(t: Tables) -> list[Hit]:
+    c = t["cin"]
+    return _hit("cin", c["CINclosureDate"] < c["CINreferralDate"], "CINclosureDate")
+
+
+@check("8640")
+def _reason_for_closure_code(t: Tables) -> list[Hit]:
+    r = t["cin"]["ReasonForClosure"]
+    return _hit("cin", r.notna() & ~r.isin(REASON_FOR_CLOSURE), "ReasonForClosure")
+
+
+@check("8805")
+def _closure_without_reason(t: Tables) -> list[Hit]:
+    c = t["cin"]
+    return _hit("cin", c["CINclosureDate"].notna() & c["ReasonForClosure"].isna(), "ReasonForClosure")
+
+
+@check("8810")
+def _reason_without_closure(t: Tables) -> list[Hit]:
+    c = t["cin"]
+    return _hit("cin", c["ReasonForClosure"].notna() & c["CINclosureDate"].isna(), "CINclosureDate")
+
+
+@check("8866")
+def _referral_source(t: Tables) -> list[Hit]:
+    c = t["cin"]
+    return _hit("cin", c["CINreferralDate"].notna() & ~c["ReferralSource"].isin(REFERRAL_SOURCE), "ReferralSource")
+
+
+@check("8568")
+def _nfa_flag(t: Tables) -> list[Hit]:
+    flag = t["cin"]["ReferralNFA"].fillna("").str.lower()
+    return _hit("cin", ~flag.isin({"true", "false", "1", "0"}), "ReferralNFA")
+
+
+def _cin_rows_with(t: Tables, table: str, mask: pd.Series | None = None) -> set[int]:
+    df = t[table]
+    sel = df if mask is None else df[mask.to_numpy()]
+    return {int(i) for i in sel["cin"]}
+
+
+@check("2990")
+def _activity_after_nfa_closure(t: Tables) -> list[Hit]:
+    """Closed as RC8/RC9 (after assessment, no further action / early help) yet with later activity."""
+    c = t["cin"]
+    closed = c["ReasonForClosure"].isin({"RC8", "RC9"})
+    hits: list[Hit] = []
+    flagged: set[int] = {int(i) for i in np.flatnonzero(closed & c["DateOfInitialCPC"].notna())}
+    for table in ("cpp", "s47", "plans"):
+        df = t[table]
+        mask = closed.to_numpy()[df["cin"].to_numpy()] if len(df) else np.zeros(0, dtype=bool)
+        hits += _hit(table, mask, "LAchildID")
+        flagged |= {int(i) for i in df["cin"].to_numpy()[mask]}
+    rows = tuple(sorted(int(i) for i in flagged))
+    return ([Hit("cin", rows, "ReasonForClosure")] if rows else []) + hits
+
+
+@check("8825Q")
+def _rc8_without_assessment(t: Tables) -> list[Hit]:
+    c = t["cin"]
+    assessed = _cin_rows_with(t, "assessments")
+    no_assessment = ~pd.Series(range(len(c)), index=c.index).isin(assessed)
+    return _hit("cin", c["ReasonForClosure"].isin({"RC8", "RC9"}) & no_assessment, "ReasonForClosure")
+
+
+@check("8831")
+def _activity_on_nfa(t: Tables) -> list[Hit]:
+    c = t["cin"]
+    nfa = _nfa(c["ReferralNFA"])
+    a, s = t["assessments"], t["s47"]
+    a_active = (a["AssessmentActualStartDate"].notna() | a["AssessmentAuthorisationDate"].notna()).to_numpy()
+    a_bad = nfa.to_numpy()[a["cin"].to_numpy()] & a_active if len(a) else np.zeros(0, dtype=bool)
+    s_bad = nfa.to_numpy()[s["cin"].to_numpy()] & s["S47ActualStartDate"].notna().to_numpy() if len(s) else a_bad[:0]
+    flagged: set[int] = {int(i) for i in np.flatnonzero(nfa & c["DateOfInitialCPC"].notna())}
+    flagged |= {int(i) for i in a["cin"].to_numpy()[a_bad]} | {int(i) for i in s["cin"].to_numpy()[s_bad]}
+    rows = tuple(sorted(int(i) for i in flagged))
+    return ([Hit("cin", rows, "ReferralNFA")] if rows else []) + _hit("assessments", a_bad, "LAchildID")
+
+
+@check("8565")
+def _activity_after_closure(t: Tables) -> list[Hit]:
+    """Any activity dated after the episode's closure date marks the activity and the episode."""
+    c = t["cin"]
+    flagged: set[int] = {int(i) for i in np.flatnonzero(c["CINclosureDate"] < c["DateOfInitialCPC"])}
+    hits: list[Hit] = []
+    for table, cols in (
+        ("assessments", ("AssessmentActualStartDate", "AssessmentAuthorisationDate")),
+        ("s47", ("S47ActualStartDate", "DateOfInitialCPC")),
+        ("cpp", ("CPPendDate",)),
+        ("plans", ("CINPlanStartDate", "CINPlanEndDate")),
+    ):
+        closed = _parent(t, table, "CINclosureDate")
+        df = t[table].reset_index(drop=True)
+        mask = pd.Series(False, index=df.index)
+        for col in cols:
+            mask |= closed < df[col]
+        hits += _hit(table, mask, cols[0])
+        flagged |= {int(i) for i in df.loc[mask, "cin"]}
+    rows = tuple(sorted(int(i) for i in flagged))
+    return ([Hit("cin", rows, "CINclosureDate")] if rows else []) + hits
+
+
+# -- assessments ----------------------------------------------------------------------------------
+
+
+@check("1103")
+def _assessment_before_referral(t: Tables) -> list[Hit]:
+    a = t["assessments"].reset_index(drop=True)
+    mask = a["AssessmentActualStartDate"] < _parent(t, "assessments", "CINreferralDate")
+    return _with_parent(t, "assessments", mask, "AssessmentActualStartDate", "CINreferralDate")
+
+
+@check("8608")
+def _assessment_ends_before_start(t: Tables) -> list[Hit]:
+    a = t["assessments"]
+    return _hit(
+        "assessments", a["AssessmentActualStartDate"] > a["AssessmentAuthorisationDate"], "AssessmentActualStartDate"
+    )
+
+
+@check("8696")
+def _assessment_end_in_period(t: Tables) -> list[Hit]:
+    return _hit(
+        "assessments", _outside(t, t["assessments"]["AssessmentAuthorisationDate"]), "AssessmentAuthorisationDate"
+    )
+
+
+@check("8736")
+def _open_assessment_start_in_period(t: Tables) -> list[Hit]:
+    a = t["assessments"]
+    if t.period is None:
+        return []
+    start, end = t.period
+    begun = a["AssessmentActualStartDate"]
+    in_period = (begun >= start) & (begun <= end)
+    return _hit("assessments", a["AssessmentAuthorisationDate"].isna() & ~in_period, "AssessmentActualStartDate")
+
+
+def _factors(t: Tables) -> pd.Series:
+    return t["assessments"]["factors"].map(lambda f: f if isinstance(f, list) else [])
+
+
+@check("8614")
+def _factors_on_open_assessment(t: Tables) -> list[Hit]:
+    a = t["assessments"]
+    return _hit(
+        "assessments", a["AssessmentAuthorisationDate"].isna() & (_factors(t).map(len) > 0), "AssessmentFactors"
+    )
+
+
+@check("8869")
+def _factor_21_alone(t: Tables) -> list[Hit]:
+    f = _factors(t)
+    return _hit("assessments", f.map(lambda x: "21" in x and len(x) > 1), "AssessmentFactors")
+
+
+@check("8897Q")
+def _completed_assessment_factors(t: Tables) -> list[Hit]:
+    a = t["assessments"]
+    if t.period is None:
+        return []
+    completed = a["AssessmentAuthorisationDate"] >= t.period[0]
+    f = _factors(t)
+    missing_or_invalid = f.map(lambda x: not x or any(code not in FACTORS for code in x))
+    return _hit("assessments", completed & missing_or_invalid, "AssessmentFactors")
+
+
+@check("8898")
+def _factor_repeated(t: Tables) -> list[Hit]:
+    return _hit("assessments", _factors(t).map(lambda x: len(set(x)) < len(x)), "AssessmentFactors")
+
+
+@check("8945Q")
+def _factor_18a(t: Tables) -> list[Hit]:
+    return _hit("assessments", _factors(t).map(lambda x: "18A" in x), "AssessmentFactors")
+
+
+@check("8950Q")
+def _factor_19a(t: Tables) -> list[Hit]:
+    return _hit("assessments", _factors(t).map(lambda x: "19A" in x), "AssessmentFactors")
+
+
+# -- CIN plans ------------------------------------------------------------------------------------
+
+
+@check("4000")
+def _plan_on_nfa(t: Tables) -> list[Hit]:
+    mask = _nfa(_parent(t, "plans", "ReferralNFA"))
+    return _with_parent(t, "plans", mask, "CINPlanStartDate", "ReferralNFA")
+
+
+@check("4010")
+def _plan_start(t: Tables) -> list[Hit]:
+    s = t["plans"]["CINPlanStartDate"]
+    late = s > t.reference_date if t.reference_date is not None else pd.Series(False, index=s.index)
+    return _hit("plans", s.isna() | late, "CINPlanStartDate")
+
+
+@check("4011")
+def _plan_ends_before_start(t: Tables) -> list[Hit]:
+    p = t["plans"]
+    return _hit("plans", p["CINPlanEndDate"] < p["CINPlanStartDate"], "CINPlanEndDate")
+
+
+@check("4012Q")
+def _plan_same_day(t: Tables) -> list[Hit]:
+    p = t["plans"]
+    return _hit("plans", p["CINPlanEndDate"] == p["CINPlanStartDate"], "CINPlanEndDate")
+
+
+@check("4013")
+def _plan_end_in_period(t: Tables) -> list[Hit]:
+    return _hit("plans", _outside(t, t["plans"]["CINPlanEndDate"]), "CINPlanEndDate")
+
+
+@check("4015")
+def _plan_before_referral(t: Tables) -> list[Hit]:
+    p = t["plans"].reset_index(drop=True)
+    mask = p["CINPlanStartDate"] < _parent(t, "plans", "CINreferralDate")
+    return _with_parent(t, "plans", mask, "CINPlanStartDate", "CINreferralDate")
+
+
+@check("4016")
+def _plan_during_cpp(t: Tables) -> list[Hit]:
+    """A CIN plan starting while one of the child's child protection plans is open."""
+    p = t["plans"].reset_index(names="plan_row")
+    c = t["cpp"].reset_index(names="cpp_row")
+    m = p.merge(c, on="child", how="inner")
+    if m.empty or t.reference_date is None:
+        return []
+    s = m["CINPlanStartDate"]
+    open_then = (s >= m["CPPstartDate"]) & (
+        (m["CPPendDate"].notna() & (s < m["CPPendDate"])) | (m["CPPendDate"].isna() & (s <= t.reference_date))
+    )
+    bad = m[open_then]
+    out: list[Hit] = []
+    if len(bad):
+        out.append(Hit("cpp", tuple(sorted({int(i) for i in bad["cpp_row"]})), "CPPstartDate"))
+        out.append(Hit("plans", tuple(sorted({int(i) for i in bad["plan_row"]})), "CINPlanStartDate"))
+    return out
+
+
+# -- section 47 enquiries -------------------------------------------------------------------------
+
+
+@check("1104")
+def _icpc_before_referral(t: Tables) -> list[Hit]:
+    s = t["s47"].reset_index(drop=True)
+    mask = s["DateOfInitialCPC"] < _parent(t, "s47", "CINreferralDate")
+    return _with_parent(t, "s47", mask, "DateOfInitialCPC", "CINreferralDate")
+
+
+@check("2889")
+def _s47_before_referral(t: Tables) -> list[Hit]:
+    s = t["s47"].reset_index(drop=True)
+    mask = s["S47ActualStartDate"] < _parent(t, "s47", "CINreferralDate")
+    return _with_parent(t, "s47", mask, "S47ActualStartDate", "CINreferralDate")
+
+
+@check("8715")
+def _icpc_in_period(t: Tables) -> list[Hit]:
+    return _hit("s47", _outside(t, t["s47"]["DateOfInitialCPC"]), "DateOfInitialCPC")
+
+
+@check("8615")
+def _s47_start(t: Tables) -> list[Hit]:
+    s = t["s47"]
+    return _hit(
+        "s47", s["S47ActualStartDate"].isna() | (s["S47ActualStartDate"] > s["DateOfInitialCPC"]), "S47ActualStartDate"
+    )
+
+
+# -- child protection plans -----------------------------------------------------------------------
+
+
+@check("1105")
+def _cpp_before_referral(t: Tables) -> list[Hit]:
+    c = t["cpp"].reset_index(drop=True)
+    mask = c["CPPstartDate"] < _parent(t, "cpp", "CINreferralDate")
+    return _with_parent(t, "cpp", mask, "CPPstartDate", "CINreferralDate")
+
+
+@check("8720")
+def _cpp_start(t: Tables) -> list[Hit]:
+    s = t["cpp"]["CPPstartDate"]
+    late = s > t.reference_date if t.reference_date is not None else pd.Series(False, index=s.index)
+    return _hit("cpp", s.isna() | late, "CPPstartDate")
+
+
+@check("8730")
+def _previous_cpps_missing(t: Tables) -> list[Hit]:
+    return _hit("cpp", t["cpp"]["NumberOfPreviousCPP"].isna(), "NumberOfPreviousCPP")
+
+
+@check("8832")
+def _cpp_on_nfa(t: Tables) -> list[Hit]:
+    mask = _nfa(_parent(t, "cpp", "ReferralNFA"))
+    return _with_parent(t, "cpp", mask, "CPPstartDate", "ReferralNFA")
+
+
+@check("8840")
+def _cpp_same_day(t: Tables) -> list[Hit]:
+    c = t["cpp"]
+    return _hit("cpp", c["CPPstartDate"] == c["CPPendDate"], "CPPendDate")
+
+
+@check("8905")
+def _initial_category(t: Tables) -> list[Hit]:
+    return _hit("cpp", ~t["cpp"]["InitialCategoryOfAbuse"].isin(CATEGORY_OF_ABUSE), "InitialCategoryOfAbuse")
+
+
+@check("8925")
+def _cpp_ends_before_start(t: Tables) -> list[Hit]:
+    c = t["cpp"]
+    return _hit("cpp", c["CPPendDate"] < c["CPPstartDate"], "CPPendDate")
+
+
+@check("8930")
+def _cpp_end_in_period(t: Tables) -> list[Hit]:
+    return _hit("cpp", _outside(t, t["cpp"]["CPPendDate"]), "CPPendDate")
+
+
+@check("8935")
+def _two_open_cpps(t: Tables) -> list[Hit]:
+    c = t["cpp"]
+    is_open = c["CPPendDate"].isna()
+    counts = c[is_open].groupby("child").size()
+    return _hit("cpp", is_open & c["child"].isin(counts[counts > 1].index), "CPPendDate")

@@ -10,7 +10,7 @@ import typer
 from cscvault.cli_support import JsonOption, StudyOption, print_json
 from cscvault.errors import DataError
 from cscvault.la.check import FileCheck, check_files
-from cscvault.la.package import build_package
+from cscvault.la.package import build_package, preflight
 from cscvault.study import load_study
 
 app = typer.Typer(help="The local authority's side: check a return, package it encrypted.", no_args_is_help=True)
@@ -78,6 +78,7 @@ def package(
     ] = False,
 ) -> None:
     """Check the files as `la check` does; refuse on errors (exit 3) unless --allow-errors; write the package."""
+    preflight(files, recipient, out)  # a wrong key or an existing --out is said before the files are checked
     the_study = load_study(study)
     code = the_study.la(la).ons_code if la else None
     results = check_files(files, the_study, la=code, return_label=return_label)

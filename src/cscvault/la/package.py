@@ -81,6 +81,20 @@ def _safe_name(name: str) -> bool:
     return bool(name) and "/" not in name and "\\" not in name and name not in {".", ".."} and "\x00" not in name
 
 
+def preflight(files: list[Path], recipient: str, out: Path) -> x25519.Recipient:
+    """The usage errors of a package request, found before any file is read or checked."""
+    recip = parse_recipient(recipient)
+    if not files:
+        raise UsageError("no files to package")
+    if Path(out).exists():
+        raise UsageError(f"{out}: already exists; choose a new package name")
+    names = [Path(f).name for f in files]
+    dupes = sorted({n for n in names if names.count(n) > 1})
+    if dupes:
+        raise UsageError(f"two files are named '{dupes[0]}'; a package holds each name once")
+    return recip
+
+
 def build_package(
     files: list[Path],
     recipient: str,
@@ -99,16 +113,9 @@ def build_package(
     error count per rule id. `checks` are `la check`'s results for the same files (the CLI has just
     printed them); without them the files are checked here.
     """
-    recip = parse_recipient(recipient)
-    if not files:
-        raise UsageError("no files to package")
+    recip = preflight(files, recipient, out)
     out = Path(out)
-    if out.exists():
-        raise UsageError(f"{out}: already exists; choose a new package name")
     names = [Path(f).name for f in files]
-    dupes = sorted({n for n in names if names.count(n) > 1})
-    if dupes:
-        raise UsageError(f"two files are named '{dupes[0]}'; a package holds each name once")
     la_fixed = study.la(la) if la else None
     payloads: list[tuple[str, bytes]] = []
     for f in map(Path, files):

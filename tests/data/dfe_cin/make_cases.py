@@ -157,6 +157,27 @@ def cases(year: int) -> list[dict[str, object]]:
         {"details": [_details(modules=a(*ASSESSMENT) + _cpp("2023-09-01", "2023-08-01"))]},  # 8925
         {"details": [_details(modules=a(*ASSESSMENT) + _cpp("2023-07-01", "2024-05-01"))]},  # 8930
         {"details": [_details(modules=a(*ASSESSMENT) + _cpp("2023-07-01", None) + _cpp("2023-08-01", None))]},
+        {"details": [_details(modules=a(*ASSESSMENT) + _plan("2023-07-01", "2023-09-01") + _plan("2023-08-01", None))]},
+        {
+            "details": [
+                _details(modules=a(*ASSESSMENT) + _cpp("2023-07-01", "2023-09-01") + _cpp("2023-08-01", "2023-10-01"))
+            ]
+        },
+        {"details": [_details(modules=a(*ASSESSMENT) + _plan("2023-07-01", None) + _cpp("2023-08-01", "2023-09-01"))]},
+        {"details": [_details(closure="2023-10-01", reason="RC1", modules=a("2023-06-02", None, None))]},  # 8867
+        {  # 8820: the second episode starts before the first is closed
+            "details": [
+                _details(closure="2023-09-01", reason="RC1"),
+                _details(
+                    referral="2023-08-01",
+                    closure="2023-10-01",
+                    reason="RC1",
+                    modules=a("2023-08-02", "2023-08-20", ["1A"]),
+                ),
+            ]
+        },
+        {"birth": "2024-03-01", "details": [_details(referral="2023-05-01")]},  # 8606
+        {"details": [_details(closure="2023-10-01", reason="RC1", modules=a(*ASSESSMENT) + _s47("2023-06-05", None))]},
     ]
 
 

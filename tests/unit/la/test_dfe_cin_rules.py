@@ -102,4 +102,4 @@ def test_committed_docs_are_current_and_the_coverage_is_printed(capsys: pytest.C
     assert all(f"`{PREFIX}{code}`" in docs.read_text(encoding="utf-8") for code in CHECKS)
     assert doc_main(["--coverage"]) == 0
     out = capsys.readouterr().out
-    assert f"study years: {len(CHECKS)} of 109" in out and "2024/25: 55 of 109" in out
+    assert f"study years: {len(CHECKS)} of 109" in out and f"2024/25: {len(CHECKS)} of 109" in out

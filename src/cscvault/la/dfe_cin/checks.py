@@ -542,3 +542,140 @@ def _two_open_cpps(t: Tables) -> list[Hit]:
     is_open = c["CPPendDate"].isna()
     counts = c[is_open].groupby("child").size()
     return _hit("cpp", is_open & c["child"].isin(counts[counts > 1].index), "CPPendDate")
+
+
+@check("8910")
+def _latest_category(t: Tables) -> list[Hit]:
+    return _hit("cpp", ~t["cpp"]["LatestCategoryOfAbuse"].isin(CATEGORY_OF_ABUSE), "LatestCategoryOfAbuse")
+
+
+# -- records of one child that must not overlap or coincide ----------------------------------------
+
+
+def _keyed(t: Tables, table: str) -> pd.DataFrame:
+    df = t[table].reset_index(drop=True)
+    return df.assign(row=np.arange(len(df)), key=_child_key(t, df))
+
+
+def _pair_hits(pairs: pd.DataFrame, left: tuple[str, str], right: tuple[str, str]) -> list[Hit]:
+    """Mark both records of each failing pair: (table, field) of the left and of the right record."""
+    out: list[Hit] = []
+    for (table, fld), col in ((left, "row_a"), (right, "row_b")):
+        rows = tuple(sorted({int(i) for i in pairs[col]}))
+        if rows:
+            out.append(Hit(table, rows, fld))
+    return out
+
+
+def _starts_within(
+    t: Tables, a: str, a_start: str, b: str, b_start: str, b_end: str, *, end_inclusive: bool
+) -> pd.DataFrame:
+    """Pairs (record of `a`, other record of `b`) of one child where a starts on or after b's start and
+    before b's end (on it too when `end_inclusive`), or by the reference date when b has no end."""
+    left = _keyed(t, a)[["key", "row", a_start]].rename(columns={"row": "row_a", a_start: "start_a"})
+    right = _keyed(t, b)[["key", "row", b_start, b_end]].rename(
+        columns={"row": "row_b", b_start: "start_b", b_end: "end_b"}
+    )
+    m = left[left["start_a"].notna()].merge(right[right["start_b"].notna()], on="key")
+    if a == b:
+        m = m[m["row_a"] != m["row_b"]]
+    if m.empty or t.reference_date is None:
+        return m.iloc[0:0]
+    before_end = (m["start_a"] <= m["end_b"]) if end_inclusive else (m["start_a"] < m["end_b"])
+    still_open = m["end_b"].isna() & (m["start_a"] <= t.reference_date)
+    return m[(m["start_a"] >= m["start_b"]) & ((m["end_b"].notna() & before_end) | still_open)]
+
+
+@check("4014")
+def _plans_overlap(t: Tables) -> list[Hit]:
+    pairs = _starts_within(
+        t, "plans", "CINPlanStartDate", "plans", "CINPlanStartDate", "CINPlanEndDate", end_inclusive=True
+    )
+    return _pair_hits(pairs, ("plans", "CINPlanStartDate"), ("plans", "CINPlanEndDate"))
+
+
+@check("8940")
+def _cpps_overlap(t: Tables) -> list[Hit]:
+    pairs = _starts_within(t, "cpp", "CPPstartDate", "cpp", "CPPstartDate", "CPPendDate", end_inclusive=True)
+    return _pair_hits(pairs, ("cpp", "CPPstartDate"), ("cpp", "CPPendDate"))
+
+
+@check("4017")
+def _cpp_during_plan(t: Tables) -> list[Hit]:
+    pairs = _starts_within(t, "cpp", "CPPstartDate", "plans", "CINPlanStartDate", "CINPlanEndDate", end_inclusive=False)
+    return _pair_hits(pairs, ("cpp", "CPPstartDate"), ("plans", "CINPlanStartDate"))
+
+
+@check("8820")
+def _episodes_overlap(t: Tables) -> list[Hit]:
+    """An episode starting within another of the child's: before its closure, or (when it is open and
+    not a no-further-action referral) before the reference date."""
+    c = _keyed(t, "cin")
+    left = c[["key", "row", "CINreferralDate"]].rename(columns={"row": "row_a", "CINreferralDate": "start_a"})
+    right = c[["key", "row", "CINreferralDate", "CINclosureDate", "ReferralNFA"]].rename(
+        columns={"row": "row_b", "CINreferralDate": "start_b", "CINclosureDate": "end_b"}
+    )
+    m = left[left["start_a"].notna()].merge(right[right["start_b"].notna()], on="key")
+    m = m[m["row_a"] != m["row_b"]]
+    if m.empty or t.reference_date is None:
+        return []
+    not_nfa = m["ReferralNFA"].fillna("").str.strip().str.lower().isin({"false", "0"})
+    before_end = m["end_b"].notna() & (m["start_a"] < m["end_b"])
+    still_open = m["end_b"].isna() & not_nfa & (m["start_a"] < t.reference_date)
+    pairs = m[(m["start_a"] >= m["start_b"]) & (before_end | still_open)]
+    return _pair_hits(pairs, ("cin", "CINreferralDate"), ("cin", "CINclosureDate"))
+
+
+@check("4001")
+def _plan_and_cpp_both_open(t: Tables) -> list[Hit]:
+    """Within one episode, an open child protection plan and an open CIN plan."""
+    cpp = t["cpp"].reset_index(drop=True).assign(row_a=lambda d: np.arange(len(d)))
+    plans = t["plans"].reset_index(drop=True).assign(row_b=lambda d: np.arange(len(d)))
+    m = cpp[cpp["CPPendDate"].isna()].merge(
+        plans[plans["CINPlanStartDate"].notna() & plans["CINPlanEndDate"].isna()], on="cin"
+    )
+    return _pair_hits(m, ("cpp", "CPPendDate"), ("plans", "CINPlanEndDate"))
+
+
+@check("8606")
+def _referral_long_before_birth(t: Tables) -> list[Hit]:
+    """A referral more than 40 weeks (280 days) before the date of birth or expected date of birth."""
+    c = _keyed(t, "cin")
+    kids = _keyed(t, "children")
+    m = (
+        c[["key", "row", "CINreferralDate"]]
+        .rename(columns={"row": "row_a"})
+        .merge(
+            kids[["key", "row", "PersonBirthDate", "ExpectedPersonBirthDate"]].rename(columns={"row": "row_b"}),
+            on="key",
+        )
+    )
+    weeks40 = pd.Timedelta(days=280)
+    early = (m["CINreferralDate"] < m["PersonBirthDate"] - weeks40) | (
+        m["CINreferralDate"] < m["ExpectedPersonBirthDate"] - weeks40
+    )
+    return _pair_hits(m[early], ("cin", "CINreferralDate"), ("children", "PersonBirthDate"))
+
+
+@check("8867")
+def _closed_with_open_assessment(t: Tables) -> list[Hit]:
+    a = t["assessments"].reset_index(drop=True)
+    closed = _parent(t, "assessments", "CINclosureDate").notna()
+    mask = closed & a["AssessmentAuthorisationDate"].isna()
+    return _with_parent(t, "assessments", mask, "AssessmentAuthorisationDate", "CINclosureDate")
+
+
+@check("8868")
+def _closed_with_open_s47(t: Tables) -> list[Hit]:
+    """A closed episode's section 47 enquiry must have an initial conference date or 'not required', not both."""
+    s = t["s47"].reset_index(drop=True)
+    closed = _parent(t, "s47", "CINclosureDate").notna()
+    not_required = s["ICPCnotRequired"].fillna("").str.strip().str.lower().isin({"1", "true"})
+    held = s["DateOfInitialCPC"].notna()
+    mask = closed & ((~held & ~not_required) | (held & not_required))
+    return _with_parent(t, "s47", mask, "DateOfInitialCPC", "CINclosureDate")
+
+
+@check("8875")
+def _icpc_on_a_weekend(t: Tables) -> list[Hit]:
+    return _hit("s47", t["s47"]["DateOfInitialCPC"].dt.weekday >= 5, "DateOfInitialCPC")

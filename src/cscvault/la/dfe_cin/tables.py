@@ -40,7 +40,7 @@ COLUMNS: dict[str, tuple[str, ...]] = {
     "assessments": ("AssessmentActualStartDate", "AssessmentAuthorisationDate"),
     "plans": ("CINPlanStartDate", "CINPlanEndDate"),
     "s47": ("S47ActualStartDate", "DateOfInitialCPC", "ICPCnotRequired"),
-    "cpp": ("CPPstartDate", "CPPendDate", "InitialCategoryOfAbuse", "NumberOfPreviousCPP"),
+    "cpp": ("CPPstartDate", "CPPendDate", "InitialCategoryOfAbuse", "LatestCategoryOfAbuse", "NumberOfPreviousCPP"),
 }
 # Module element inside CINdetails -> table.
 _MODULES = {"Assessments": "assessments", "CINPlanDates": "plans", "Section47": "s47", "ChildProtectionPlans": "cpp"}

@@ -90,7 +90,7 @@ def test_every_implemented_rule_fires_somewhere_and_agrees_or_is_explained() -> 
     explained = {d["rule"] for d in tomllib.loads((DATA / "divergences.toml").read_text())["divergence"]}
     crashed = {r for p in VERDICTS for r in json.loads(p.read_text())["crashed_rules"]}
     assert set(CHECKS) - agreed <= explained | crashed, sorted(set(CHECKS) - agreed - explained - crashed)
-    assert len(agreed) >= 58  # measured: 58 of the 65 implemented rules agree on at least one record
+    assert len(agreed) >= 64  # measured: 64 of the 71 implemented rules agree on at least one record
 
 
 def test_the_catalogue_is_the_validators_rule_packs() -> None:

@@ -178,6 +178,18 @@ def cases(year: int) -> list[dict[str, object]]:
         },
         {"birth": "2024-03-01", "details": [_details(referral="2023-05-01")]},  # 8606
         {"details": [_details(closure="2023-10-01", reason="RC1", modules=a(*ASSESSMENT) + _s47("2023-06-05", None))]},
+        {"details": [_details(modules=a(*ASSESSMENT) + a("2023-06-10", "2023-07-01", ["1A"]))]},  # 8863Q
+        {"details": [_details(modules=a("2023-07-01", None, None) + a("2023-08-01", None, None))]},  # 8896
+        {
+            "details": [
+                _details(modules=a(*ASSESSMENT) + _s47("2023-06-05", "2023-06-20") + _s47("2023-06-10", "2023-06-26"))
+            ]
+        },
+        {"details": [_details(modules=a(*ASSESSMENT) + _s47("2023-06-05", None) + _s47("2023-07-05", None))]},  # 8839
+        {
+            "details": [_details(), _details(referral="2023-08-01", modules=a("2023-08-02", "2023-08-20", ["1A"]))]
+        },  # 8816
+        {"details": [_details(icpc="2023-06-12", modules=a(*ASSESSMENT) + _s47("2023-06-05", "2023-06-12"))]},  # 2884
     ]
 
 

@@ -103,3 +103,30 @@ def test_committed_docs_are_current_and_the_coverage_is_printed(capsys: pytest.C
     assert doc_main(["--coverage"]) == 0
     out = capsys.readouterr().out
     assert f"study years: {len(CHECKS)} of 109" in out and f"2024/25: {len(CHECKS)} of 109" in out
+
+
+HEADER = "<Header><CollectionDetails><Collection>CIN</Collection><Year>2024</Year>{ref}</CollectionDetails></Header>"
+
+
+@pytest.mark.parametrize(
+    ("ref", "children"),
+    [
+        ("<ReferenceDate>2024-03-31</ReferenceDate>", ""),  # no children
+        ("<ReferenceDate>2024-03-31</ReferenceDate>", "<Child><ChildIdentifiers/></Child>"),  # nothing in it
+        ("", "<Child><ChildIdentifiers><LAchildID>A1</LAchildID></ChildIdentifiers><CINdetails/></Child>"),
+        (
+            "<ReferenceDate>not a date</ReferenceDate>",
+            "<Child><CINdetails><Assessments/><Section47/></CINdetails></Child>",
+        ),
+    ],
+)
+def test_every_rule_runs_on_sparse_censuses(tmp_path: Path, ref: str, children: str) -> None:
+    """Empty tables, empty records and a missing or broken reference date: findings, never an exception."""
+    path = tmp_path / "sparse.xml"
+    path.write_text(f"<Message>{HEADER.format(ref=ref)}<Children>{children}</Children></Message>", encoding="utf-8")
+    tables = read_tables(path)
+    for code, fn in CHECKS.items():
+        for hit in fn(tables):
+            assert hit.return_level or all(0 <= r < len(tables[hit.table]) for r in hit.rows), code
+    found = {f.rule_id for f in dfe_cin_findings(path)}
+    assert ("DFE-CIN-100" in found) == (ref != "<ReferenceDate>2024-03-31</ReferenceDate>")

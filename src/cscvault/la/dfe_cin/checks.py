@@ -679,3 +679,101 @@ def _closed_with_open_s47(t: Tables) -> list[Hit]:
 @check("8875")
 def _icpc_on_a_weekend(t: Tables) -> list[Hit]:
     return _hit("s47", t["s47"]["DateOfInitialCPC"].dt.weekday >= 5, "DateOfInitialCPC")
+
+
+# -- work within one episode ----------------------------------------------------------------------
+
+
+def _episode_key(t: Tables, table: str) -> pd.Series:
+    """The episode a module row belongs to, as the census identifies it: child id and CINdetails number."""
+    c = t["cin"]
+    n = c.groupby("child").cumcount().to_numpy()
+    key = _child_key(t, c).to_numpy()
+    df = t[table]
+    if table == "cin":
+        return pd.Series(key + "/" + n.astype(str), index=df.index, dtype=object)
+    if df.empty:
+        return pd.Series([], index=df.index, dtype=object)
+    rows = df["cin"].to_numpy(dtype=np.int64)
+    return pd.Series(key[rows] + "/" + n[rows].astype(str), index=df.index, dtype=object)
+
+
+def _ongoing_pairs(t: Tables, table: str, start: str, end: str, open_too: pd.Series | None = None) -> pd.DataFrame:
+    """Pairs of different records of one episode where one starts while the other is ongoing: on or after
+    its start and on or before its end, or by the reference date when it has no end (and `open_too`)."""
+    df = t[table].reset_index(drop=True)
+    df = df.assign(row=np.arange(len(df)), key=_episode_key(t, table).to_numpy())
+    df = df.assign(open_ok=True if open_too is None else open_too.to_numpy())
+    df = df[df[start].notna()]
+    m = df.merge(df, on="key", suffixes=("_a", "_b"))
+    same_end = (m[f"{end}_a"] == m[f"{end}_b"]) | (m[f"{end}_a"].isna() & m[f"{end}_b"].isna())
+    m = m[~((m[f"{start}_a"] == m[f"{start}_b"]) & same_end)]  # itself, or an exact copy
+    if m.empty or t.reference_date is None:
+        return m.iloc[0:0].rename(columns={"row_a": "row_a", "row_b": "row_b"})
+    begun = m[f"{start}_a"] >= m[f"{start}_b"]
+    before_end = m[f"{end}_b"].notna() & (m[f"{start}_a"] <= m[f"{end}_b"])
+    still_open = m[f"{end}_b"].isna() & m["open_ok_b"] & (m[f"{start}_a"] <= t.reference_date)
+    return m[begun & (before_end | still_open)]
+
+
+@check("8863Q")
+def _assessment_during_assessment(t: Tables) -> list[Hit]:
+    pairs = _ongoing_pairs(t, "assessments", "AssessmentActualStartDate", "AssessmentAuthorisationDate")
+    return _pair_hits(
+        pairs, ("assessments", "AssessmentActualStartDate"), ("assessments", "AssessmentAuthorisationDate")
+    )
+
+
+@check("8890")
+def _s47_during_s47(t: Tables) -> list[Hit]:
+    s = t["s47"]
+    not_required = s["ICPCnotRequired"].fillna("").str.strip().str.lower().isin({"1", "true"})
+    pairs = _ongoing_pairs(t, "s47", "S47ActualStartDate", "DateOfInitialCPC", open_too=~not_required)
+    return _pair_hits(pairs, ("s47", "S47ActualStartDate"), ("s47", "DateOfInitialCPC"))
+
+
+@check("8896")
+def _two_open_assessments(t: Tables) -> list[Hit]:
+    """Two or more assessments of one episode without an authorisation date: the episode's assessments."""
+    a = t["assessments"]
+    key = _episode_key(t, "assessments")
+    open_counts = key[a["AssessmentAuthorisationDate"].isna()].value_counts()
+    return _hit("assessments", key.isin(open_counts[open_counts > 1].index), "AssessmentAuthorisationDate")
+
+
+@check("8839")
+def _two_open_s47s(t: Tables) -> list[Hit]:
+    """Two or more section 47 enquiries of one episode with neither a conference date nor 'not required'."""
+    s = t["s47"]
+    key = _episode_key(t, "s47")
+    not_required = s["ICPCnotRequired"].fillna("").str.strip().str.lower().isin({"1", "true"})
+    is_open = s["DateOfInitialCPC"].isna() & ~not_required
+    counts = key[is_open].value_counts()
+    return _hit("s47", is_open & key.isin(counts[counts > 1].index), "DateOfInitialCPC")
+
+
+@check("8816")
+def _open_episode_not_latest(t: Tables) -> list[Hit]:
+    """An open episode (not a no-further-action referral) that is not the child's latest referral; the
+    latest is marked too."""
+    c = t["cin"].reset_index(drop=True).assign(key=_child_key(t, t["cin"]).to_numpy())
+    c = c.assign(row=np.arange(len(c)))
+    dated = c[c["CINreferralDate"].notna()]
+    if dated.empty:
+        return []
+    latest = dated.loc[dated.groupby("key")["CINreferralDate"].idxmax()].set_index("key")["row"]
+    nfa_flag = dated["ReferralNFA"].fillna("").str.strip().str.lower()
+    open_ = dated[dated["CINclosureDate"].isna() & nfa_flag.isin({"false", "0"})]
+    bad = open_[open_["row"].to_numpy() != latest.reindex(open_["key"]).to_numpy()]
+    rows = set(bad["row"]) | set(latest.reindex(bad["key"]).dropna().astype(int))
+    return [Hit("cin", tuple(sorted(int(r) for r in rows)), "CINreferralDate")] if rows else []
+
+
+@check("2884")
+def _icpc_recorded_twice(t: Tables) -> list[Hit]:
+    """The same initial conference date at CINdetails level and in a section 47 enquiry of the child."""
+    c = _keyed(t, "cin")[["key", "row", "DateOfInitialCPC"]].rename(columns={"row": "row_b"})
+    s = _keyed(t, "s47")[["key", "row", "DateOfInitialCPC"]].rename(columns={"row": "row_a"})
+    m = s.merge(c, on=["key", "DateOfInitialCPC"])
+    m = m[m["DateOfInitialCPC"].notna()]
+    return _pair_hits(m, ("s47", "DateOfInitialCPC"), ("cin", "DateOfInitialCPC"))

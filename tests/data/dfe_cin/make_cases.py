@@ -83,7 +83,7 @@ def _child(
     if sex == "":
         sex = "M" if year >= 2025 else "1"
     sex_el = _el("Sex" if year >= 2025 else "GenderCurrent", sex)
-    dis = "".join(_el("Disability", d) for d in (disabilities or ["NONE"]))
+    dis = "".join(_el("Disability", d) for d in (["NONE"] if disabilities is None else disabilities))
     body = "".join(details if details is not None else [_details()])
     return (
         f"<Child><ChildIdentifiers>{_el('LAchildID', cid)}<UPNunknown>UN2</UPNunknown>"
@@ -190,6 +190,21 @@ def cases(year: int) -> list[dict[str, object]]:
             "details": [_details(), _details(referral="2023-08-01", modules=a("2023-08-02", "2023-08-20", ["1A"]))]
         },  # 8816
         {"details": [_details(icpc="2023-06-12", modules=a(*ASSESSMENT) + _s47("2023-06-05", "2023-06-12"))]},  # 2884
+        {"disabilities": ["XYZ"]},  # 8540 (invalid code)
+        {"disabilities": []},  # 8540 (no code at all)
+        {"birth": None, "expected": "2025-02-01", "sex": None},  # 8530Q (due too late)
+    ]
+
+
+def return_cases() -> list[dict[str, object]]:
+    """Rules about the return as a whole: every child has at most one disability code (2888Q), fewer than
+    eight codes are used (2887Q), more than 2% have no sex recorded (2886Q), and more plans start than
+    conferences are held (2883)."""
+    plan = _details(modules=_assessment(*ASSESSMENT) + _cpp("2023-07-01", None))
+    return [{} for _ in range(6)] + [
+        {"sex": "U"},
+        {"disabilities": ["HAND"]},
+        {"disabilities": ["HAND"], "details": [plan]},
     ]
 
 
@@ -198,12 +213,13 @@ def _shift(text: str, years: int) -> str:
     return re.sub(r"\b(\d{4})-(\d{2})-(\d{2})\b", lambda m: f"{int(m[1]) + years}-{m[2]}-{m[3]}", text)
 
 
-def document(year: int) -> str:
-    children = "".join(_child(n, year, **kw) for n, kw in enumerate(cases(year), 1))  # type: ignore[arg-type]
+def document(year: int, kinds: list[dict[str, object]] | None = None, header_year: int | None = None) -> str:
+    chosen = cases(year) if kinds is None else kinds
+    children = "".join(_child(n, year, **kw) for n, kw in enumerate(chosen, 1))  # type: ignore[arg-type]
     children = _shift(children, year - 2024)  # the cases are written for 2023/24
     return (
         '<?xml version="1.0" encoding="utf-8"?>\n<Message><Header><CollectionDetails><Collection>CIN</Collection>'
-        f"<Year>{year}</Year><ReferenceDate>{year}-03-31</ReferenceDate></CollectionDetails>"
+        f"<Year>{header_year or year}</Year><ReferenceDate>{year}-03-31</ReferenceDate></CollectionDetails>"
         "<Source><SourceLevel>L</SourceLevel><LEA>201</LEA><SoftwareCode>cscvault tests</SoftwareCode>"
         "<Release>1</Release><SerialNo>001</SerialNo><DateTime>2024-05-01T00:00:00</DateTime></Source></Header>"
         f"<Children>{children}</Children></Message>\n"
@@ -213,3 +229,5 @@ def document(year: int) -> str:
 if __name__ == "__main__":
     for y in (2024, 2025):
         (HERE / f"rule_cases_{y}.xml").write_text(document(y), encoding="utf-8")
+    # Header Year one less than the reference date's: rule 100 too.
+    (HERE / "return_cases_2025.xml").write_text(document(2025, return_cases(), header_year=2024), encoding="utf-8")

@@ -40,6 +40,7 @@ RUNS = [
     ("fake_CIN_data.xml", 2023),
     ("rule_cases_2024.xml", 2024),
     ("rule_cases_2025.xml", 2025),
+    ("return_cases_2025.xml", 2025),
 ]
 TABLES = {
     "Assessments": "Assessments",

@@ -777,3 +777,135 @@ def _icpc_recorded_twice(t: Tables) -> list[Hit]:
     m = s.merge(c, on=["key", "DateOfInitialCPC"])
     m = m[m["DateOfInitialCPC"].notna()]
     return _pair_hits(m, ("s47", "DateOfInitialCPC"), ("cin", "DateOfInitialCPC"))
+
+
+@check("8815")
+def _two_open_episodes(t: Tables) -> list[Hit]:
+    """A child with more than one open episode that is not a no-further-action referral: every open episode."""
+    c = t["cin"]
+    key = _child_key(t, c)
+    is_open = c["CINclosureDate"].isna()
+    not_nfa = c["ReferralNFA"].fillna("").str.strip().str.lower().isin({"false", "0"})
+    counts = key[is_open & not_nfa].value_counts()
+    return _hit("cin", is_open & key.isin(counts[counts > 1].index), "CINclosureDate")
+
+
+@check("2885")
+def _cpp_not_on_conference_day(t: Tables) -> list[Hit]:
+    """A plan starting in the year must start on the day of an initial conference of its episode: one held in
+    a section 47 enquiry when the episode has any (other than 'not required'), else the CINdetails one."""
+    if t.period is None:
+        return []
+    start, end = t.period
+    cpp = t["cpp"].reset_index(drop=True)
+    cpp = cpp.assign(row=np.arange(len(cpp)), ep=_episode_key(t, "cpp").to_numpy())
+    cpp = cpp[cpp["CPPstartDate"].notna() & (cpp["CPPstartDate"] >= start) & (cpp["CPPstartDate"] <= end)]
+    s = t["s47"].reset_index(drop=True)
+    s = s.assign(row=np.arange(len(s)), ep=_episode_key(t, "s47").to_numpy())
+    s = s[s["ICPCnotRequired"].fillna("").str.strip() != "1"]
+    c = t["cin"].reset_index(drop=True)
+    c = c.assign(row=np.arange(len(c)), ep=_episode_key(t, "cin").to_numpy())
+    bad_cpp: set[int] = set()
+    bad_s47: set[int] = set()
+    bad_cin: set[int] = set()
+    with_s47 = set(s["ep"])
+    for ep, plans in cpp.groupby("ep"):
+        if ep in with_s47:
+            dates = set(s.loc[s["ep"] == ep, "DateOfInitialCPC"].dropna())
+            matched = plans["CPPstartDate"].isin(dates)
+            bad_cpp |= {int(r) for r in plans.loc[~matched, "row"]}
+            if not matched.any():
+                bad_s47 |= {int(r) for r in s.loc[s["ep"] == ep, "row"]}
+        else:
+            conference = c.loc[c["ep"] == ep, "DateOfInitialCPC"]
+            matched = plans["CPPstartDate"].isin(set(conference.dropna()))
+            bad_cpp |= {int(r) for r in plans.loc[~matched, "row"]}
+            if not matched.any():
+                bad_cin |= {int(r) for r in c.loc[c["ep"] == ep, "row"]}
+    out = [Hit("cpp", tuple(sorted(bad_cpp)), "CPPstartDate")] if bad_cpp else []
+    out += [Hit("s47", tuple(sorted(bad_s47)), "DateOfInitialCPC")] if bad_s47 else []
+    return out + ([Hit("cin", tuple(sorted(bad_cin)), "DateOfInitialCPC")] if bad_cin else [])
+
+
+@check("2883")
+def _more_plans_than_conferences(t: Tables) -> list[Hit]:
+    """More plans starting in the year than initial conferences held in it (CINdetails and section 47)."""
+    if t.period is None:
+        return []
+    start, end = t.period
+
+    def within(dates: pd.Series) -> int:
+        return int(((dates >= start) & (dates <= end)).sum())
+
+    plans = within(t["cpp"]["CPPstartDate"])
+    conferences = within(t["cin"]["DateOfInitialCPC"]) + within(t["s47"]["DateOfInitialCPC"])
+    return [Hit("cpp", (), "CPPstartDate", return_level=True)] if plans > conferences else []
+
+
+@check("8873Q")
+def _no_factors_but_not_closed_rc8(t: Tables) -> list[Hit]:
+    """The only assessment of an episode has factor 21 (no factors identified), but the reason for closure
+    is not RC8 or RC9."""
+    a = t["assessments"].reset_index(drop=True)
+    ep = _episode_key(t, "assessments")
+    only = ~ep.duplicated(keep=False).to_numpy()
+    no_factors = _factors(t).map(lambda x: any("21" in code for code in x)).to_numpy()
+    reason = _parent(t, "assessments", "ReasonForClosure")
+    mask = pd.Series(only & no_factors, index=a.index) & ~reason.isin({"RC8", "RC9"})
+    return _with_parent(t, "assessments", mask, "AssessmentFactors", "ReasonForClosure")
+
+
+DISABILITY = _codes("NONE MOB HAND PC INC COMM LD HEAR VIS BEH CON AUT DDA")
+
+
+@check("8540")
+def _disability(t: Tables) -> list[Hit]:
+    """A born child with an episode that is not a no-further-action referral must have valid disability codes."""
+    kids = t["children"]
+    d = t["disabilities"]
+    c = t["cin"]
+    kid_key, d_key, c_key = _child_key(t, kids), _child_key(t, d), _child_key(t, c)
+    acting = set(c_key[c["ReferralNFA"].fillna("").str.strip().str.lower().isin({"false", "0"})])
+    invalid = ~d["Disability"].isin(DISABILITY)
+    without = ~kid_key.isin(set(d_key))
+    suspect = set(d_key[invalid]) | set(kid_key[without])
+    bad = {k for k in suspect if k in acting} & set(kid_key[kids["PersonBirthDate"].notna()])
+    hits = _hit("children", kid_key.isin(bad), "PersonBirthDate")
+    hits += _hit("disabilities", invalid & d_key.isin(bad), "Disability")
+    nfa_false = c["ReferralNFA"].fillna("").str.strip().str.lower().isin({"false", "0"})
+    return hits + _hit("cin", c_key.isin(bad) & nfa_false, "ReferralNFA")
+
+
+@check("2888Q")
+def _one_disability_per_child(t: Tables) -> list[Hit]:
+    d = t["disabilities"]
+    coded = d[d["Disability"].notna() & (d["Disability"] != "NONE")]
+    if coded.empty:
+        return []
+    per_child = _child_key(t, coded).value_counts()
+    return [Hit("disabilities", (), "Disability", return_level=True)] if per_child.max() <= 1 else []
+
+
+@check("8530Q")
+def _expected_birth_in_range(t: Tables) -> list[Hit]:
+    """An expected date of birth from a month before the reference date to nine months after it."""
+    if t.reference_date is None:
+        return []
+    due = t["children"]["ExpectedPersonBirthDate"]
+    early = t.reference_date - pd.DateOffset(days=30)
+    late = t.reference_date + pd.DateOffset(months=9)
+    return _hit("children", due.notna() & ((due >= late) | (due <= early)), "ExpectedPersonBirthDate")
+
+
+@check("2886Q")
+def _sex_unrecorded(t: Tables) -> list[Hit]:
+    """More than 2% of the children other than unborn ones have no sex (or gender) recorded."""
+    kids = t["children"]
+    if kids.empty:
+        return []
+    if (t.year or 0) >= SEX_FROM:
+        unrecorded = kids["Sex"].isna() | (kids["Sex"] == "U")
+    else:
+        unrecorded = kids["GenderCurrent"].isna() | (kids["GenderCurrent"] == "0")
+    share = float((unrecorded & kids["ExpectedPersonBirthDate"].isna()).sum()) / len(kids)
+    return [Hit("children", (), "Sex", return_level=True)] if share > 0.02 else []

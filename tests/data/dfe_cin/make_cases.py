@@ -34,10 +34,10 @@ def _plan(start: str | None, end: str | None) -> str:
     return f"<CINPlanDates>{_el('CINPlanStartDate', start)}{_el('CINPlanEndDate', end)}</CINPlanDates>"
 
 
-def _s47(start: str | None, icpc: str | None) -> str:
+def _s47(start: str | None, icpc: str | None, not_required: str = "false") -> str:
     return (
         f"<Section47>{_el('S47ActualStartDate', start)}{_el('DateOfInitialCPC', icpc)}"
-        "<ICPCnotRequired>false</ICPCnotRequired></Section47>"
+        f"{_el('ICPCnotRequired', not_required)}</Section47>"
     )
 
 
@@ -57,12 +57,13 @@ def _details(
     nfa: str | None = "false",
     icpc: str | None = None,
     modules: str | None = None,
+    need: str | None = "N1",
 ) -> str:
     if modules is None:
         modules = _assessment(*ASSESSMENT)
     return (
         f"<CINdetails>{_el('CINreferralDate', referral)}{_el('ReferralSource', source)}"
-        f"<PrimaryNeedCode>N1</PrimaryNeedCode>{_el('CINclosureDate', closure)}{_el('ReasonForClosure', reason)}"
+        f"{_el('PrimaryNeedCode', need)}{_el('CINclosureDate', closure)}{_el('ReasonForClosure', reason)}"
         f"{_el('DateOfInitialCPC', icpc)}{modules}{_el('ReferralNFA', nfa)}</CINdetails>"
     )
 
@@ -78,6 +79,7 @@ def _child(
     ethnicity: str | None = "WBRI",
     disabilities: list[str] | None = None,
     details: list[str] | None = None,
+    death: str | None = None,
 ) -> str:
     cid = f"CASE{n:02d}" if child_id == "" else child_id
     if sex == "":
@@ -87,7 +89,8 @@ def _child(
     body = "".join(details if details is not None else [_details()])
     return (
         f"<Child><ChildIdentifiers>{_el('LAchildID', cid)}<UPNunknown>UN2</UPNunknown>"
-        f"{_el('PersonBirthDate', birth)}{_el('ExpectedPersonBirthDate', expected)}{sex_el}</ChildIdentifiers>"
+        f"{_el('PersonBirthDate', birth)}{_el('ExpectedPersonBirthDate', expected)}{sex_el}"
+        f"{_el('PersonDeathDate', death)}</ChildIdentifiers>"
         f"<ChildCharacteristics>{_el('Ethnicity', ethnicity)}<Disabilities>{dis}</Disabilities>"
         f"</ChildCharacteristics>{body}</Child>"
     )
@@ -193,6 +196,15 @@ def cases(year: int) -> list[dict[str, object]]:
         {"disabilities": ["XYZ"]},  # 8540 (invalid code)
         {"disabilities": []},  # 8540 (no code at all)
         {"birth": None, "expected": "2025-02-01", "sex": None},  # 8530Q (due too late)
+        {"details": [_details(modules=a(*ASSESSMENT) + _plan("2023-07-01", None) + _plan("2023-08-01", None))]},  # 4004
+        {"details": [_details(referral="2022-12-01", modules=_s47("2023-01-05", None, not_required="0"))]},  # 8740
+        {"details": []},  # 8590
+        {"death": "2023-07-15", "details": [_details(modules=a(*ASSESSMENT) + _plan("2023-08-01", "2023-09-01"))]},
+        {"death": "2023-07-15", "details": [_details(modules=a(*ASSESSMENT) + _cpp("2023-08-01", "2023-09-01"))]},
+        {"death": "2014-01-01"},  # 8535Q (and 8545Q, 8555Q)
+        {"details": [_details(need=None)]},  # 8610
+        {"details": [_details(need="N99")]},  # 8650
+        {"birth": "1990-01-01"},  # 8775Q
     ]
 
 

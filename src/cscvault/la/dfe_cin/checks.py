@@ -909,3 +909,125 @@ def _sex_unrecorded(t: Tables) -> list[Hit]:
         unrecorded = kids["GenderCurrent"].isna() | (kids["GenderCurrent"] == "0")
     share = float((unrecorded & kids["ExpectedPersonBirthDate"].isna()).sum()) / len(kids)
     return [Hit("children", (), "Sex", return_level=True)] if share > 0.02 else []
+
+
+@check("4004")
+def _two_open_plans(t: Tables) -> list[Hit]:
+    """Two or more CIN plans of one episode without an end date: the episode's plans."""
+    p = t["plans"]
+    key = _episode_key(t, "plans")
+    counts = key[p["CINPlanEndDate"].isna()].value_counts()
+    return _hit("plans", key.isin(counts[counts > 1].index), "CINPlanEndDate")
+
+
+@check("8740")
+def _open_s47_start_in_period(t: Tables) -> list[Hit]:
+    """An enquiry with no conference by the year's end (and not 'not required') must start in the year."""
+    s = t["s47"]
+    required = s["ICPCnotRequired"].fillna("").str.strip().str.lower().isin({"false", "0"})
+    return _hit(
+        "s47", s["DateOfInitialCPC"].isna() & required & _outside(t, s["S47ActualStartDate"]), "S47ActualStartDate"
+    )
+
+
+@check("2991Q")
+def _s47_without_assessment(t: Tables) -> list[Hit]:
+    """A section 47 enquiry in an episode that has no assessment."""
+    assessed = set(_episode_key(t, "assessments"))
+    return _hit("s47", ~_episode_key(t, "s47").isin(assessed), "LAchildID")
+
+
+@check("8590")
+def _child_without_episode(t: Tables) -> list[Hit]:
+    kids = t["children"]
+    return _hit("children", ~_child_key(t, kids).isin(set(_child_key(t, t["cin"]))), "LAchildID")
+
+
+def _after_death(t: Tables, table: str, column: str, *, strict: bool = True) -> list[Hit]:
+    """Records of `table` dated (by `column`) after the child's date of death: the record and the child."""
+    kids = _keyed(t, "children")
+    died = kids[kids["PersonDeathDate"].notna()][["key", "row", "PersonDeathDate"]].rename(columns={"row": "row_b"})
+    rows = _keyed(t, table)[["key", "row", column]].rename(columns={"row": "row_a"})
+    m = rows.merge(died, on="key")
+    late = m[column] > m["PersonDeathDate"] if strict else m[column] >= m["PersonDeathDate"]
+    return _pair_hits(m[late], (table, column), ("children", "PersonDeathDate"))
+
+
+@check("4008")
+def _plan_starts_after_death(t: Tables) -> list[Hit]:
+    return _after_death(t, "plans", "CINPlanStartDate")
+
+
+@check("4009Q")
+def _plan_ends_after_death(t: Tables) -> list[Hit]:
+    return _after_death(t, "plans", "CINPlanEndDate")
+
+
+@check("8555Q")
+def _referred_after_death(t: Tables) -> list[Hit]:
+    return _after_death(t, "cin", "CINreferralDate")
+
+
+@check("8915")
+def _cpp_starts_after_death(t: Tables) -> list[Hit]:
+    return _after_death(t, "cpp", "CPPstartDate")
+
+
+@check("8920")
+def _cpp_ends_after_death(t: Tables) -> list[Hit]:
+    return _after_death(t, "cpp", "CPPendDate")
+
+
+@check("8535Q")
+def _death_before_birth(t: Tables) -> list[Hit]:
+    k = t["children"]
+    died = k["PersonDeathDate"].notna()
+    return _hit(
+        "children",
+        died & (k["PersonBirthDate"].isna() | (k["PersonBirthDate"] > k["PersonDeathDate"])),
+        "PersonDeathDate",
+    )
+
+
+@check("8545Q")
+def _death_in_period(t: Tables) -> list[Hit]:
+    return _hit("children", _outside(t, t["children"]["PersonDeathDate"]), "PersonDeathDate")
+
+
+@check("8585Q")
+def _died_without_death_date(t: Tables) -> list[Hit]:
+    """An episode closed as RC2 (the child died) for a child with no date of death: the episode and the child."""
+    c = _keyed(t, "cin")
+    kids = _keyed(t, "children")
+    m = c[c["ReasonForClosure"] == "RC2"][["key", "row"]].rename(columns={"row": "row_a"})
+    m = m.merge(kids[kids["PersonDeathDate"].isna()][["key", "row"]].rename(columns={"row": "row_b"}), on="key")
+    return _pair_hits(m, ("cin", "ReasonForClosure"), ("children", "PersonDeathDate"))
+
+
+PRIMARY_NEED = _codes("N0 N1 N2 N3 N4 N5 N6 N7 N8 N9")
+
+
+@check("8610")
+def _primary_need_missing(t: Tables) -> list[Hit]:
+    c = t["cin"]
+    acting = c["ReferralNFA"].fillna("").str.strip().str.lower().isin({"false", "0"})
+    return _hit("cin", acting & c["PrimaryNeedCode"].isna(), "PrimaryNeedCode")
+
+
+@check("8650")
+def _primary_need_code(t: Tables) -> list[Hit]:
+    need = t["cin"]["PrimaryNeedCode"]
+    return _hit("cin", need.notna() & ~need.isin(PRIMARY_NEED), "PrimaryNeedCode")
+
+
+@check("8775Q")
+def _over_25(t: Tables) -> list[Hit]:
+    """A child over 25 at the reference date with an episode open, or closed after the 25th birthday."""
+    if t.reference_date is None:
+        return []
+    kids = _keyed(t, "children")
+    old = kids[kids["PersonBirthDate"] < t.reference_date - pd.DateOffset(years=25)]
+    m = _keyed(t, "cin")[["key", "row", "CINclosureDate"]].rename(columns={"row": "row_a"})
+    m = m.merge(old[["key", "row", "PersonBirthDate"]].rename(columns={"row": "row_b"}), on="key")
+    late = m["CINclosureDate"].isna() | (m["CINclosureDate"] > m["PersonBirthDate"] + pd.DateOffset(years=25))
+    return _pair_hits(m[late], ("cin", "CINclosureDate"), ("children", "PersonBirthDate"))

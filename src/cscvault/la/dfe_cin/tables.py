@@ -25,6 +25,7 @@ COLUMNS: dict[str, tuple[str, ...]] = {
         "ExpectedPersonBirthDate",
         "GenderCurrent",
         "Sex",
+        "PersonDeathDate",
         "Ethnicity",
     ),
     "disabilities": ("Disability",),

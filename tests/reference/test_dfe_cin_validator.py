@@ -91,7 +91,7 @@ def test_every_implemented_rule_fires_somewhere_and_agrees_or_is_explained() -> 
     explained = {d["rule"] for d in tomllib.loads((DATA / "divergences.toml").read_text())["divergence"]}
     crashed = {r for p in VERDICTS for r in json.loads(p.read_text())["crashed_rules"]}
     assert set(CHECKS) - agreed <= explained | crashed, sorted(set(CHECKS) - agreed - explained - crashed)
-    assert len(agreed) >= 86  # measured: 86 of the 94 implemented rules agree on at least one record
+    assert len(agreed) >= 89  # measured: 89 of the 98 implemented rules agree on at least one record
 
 
 def test_the_catalogue_is_the_validators_rule_packs() -> None:

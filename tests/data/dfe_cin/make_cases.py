@@ -34,9 +34,9 @@ def _plan(start: str | None, end: str | None) -> str:
     return f"<CINPlanDates>{_el('CINPlanStartDate', start)}{_el('CINPlanEndDate', end)}</CINPlanDates>"
 
 
-def _s47(start: str | None, icpc: str | None, not_required: str = "false") -> str:
+def _s47(start: str | None, icpc: str | None, not_required: str = "false", target: str | None = None) -> str:
     return (
-        f"<Section47>{_el('S47ActualStartDate', start)}{_el('DateOfInitialCPC', icpc)}"
+        f"<Section47>{_el('S47ActualStartDate', start)}{_el('InitialCPCtarget', target)}{_el('DateOfInitialCPC', icpc)}"
         f"{_el('ICPCnotRequired', not_required)}</Section47>"
     )
 
@@ -205,6 +205,9 @@ def cases(year: int) -> list[dict[str, object]]:
         {"details": [_details(need=None)]},  # 8610
         {"details": [_details(need="N99")]},  # 8650
         {"birth": "1990-01-01"},  # 8775Q
+        {
+            "details": [_details(modules=a(*ASSESSMENT) + _s47("2023-06-05", "2023-06-09", target="2023-06-10"))]
+        },  # 8870Q
     ]
 
 

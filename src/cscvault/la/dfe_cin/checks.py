@@ -8,8 +8,11 @@ reads a rule differently, `tests/data/dfe_cin/README.md` says where and why.
 
 from __future__ import annotations
 
+import tomllib
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cache
+from importlib import resources
 
 import numpy as np
 import pandas as pd
@@ -1031,3 +1034,62 @@ def _over_25(t: Tables) -> list[Hit]:
     m = m.merge(old[["key", "row", "PersonBirthDate"]].rename(columns={"row": "row_b"}), on="key")
     late = m["CINclosureDate"].isna() | (m["CINclosureDate"] > m["PersonBirthDate"] + pd.DateOffset(years=25))
     return _pair_hits(m[late], ("cin", "CINclosureDate"), ("children", "PersonBirthDate"))
+
+
+# -- working days ---------------------------------------------------------------------------------
+
+
+@cache
+def _holidays() -> np.ndarray:
+    text = resources.files(__package__).joinpath("bank_holidays.toml").read_text(encoding="utf-8")
+    days = [d for year in tomllib.loads(text).values() for d in year]
+    return np.array(sorted(days), dtype="datetime64[D]")
+
+
+def _working_days_back(day: pd.Timestamp, n: int) -> pd.Timestamp:
+    """The day `n` working days back from `day`, counting `day` itself (or, when it is a weekend or bank
+    holiday, the next working day) as the first, as the public validator counts them."""
+    start = np.datetime64(day.date(), "D")
+    found = np.busday_offset(start, -(n - 1), roll="forward", holidays=_holidays())
+    return pd.Timestamp(found)
+
+
+@check("8569Q")
+def _old_referral_flagged_nfa(t: Tables) -> list[Hit]:
+    """A referral from before the collection year (more than one working day before its start) cannot be
+    a no-further-action referral this year."""
+    if t.period is None:
+        return []
+    c = t["cin"]
+    cutoff = _working_days_back(t.period[0], 1)
+    not_acting = ~c["ReferralNFA"].fillna("").str.strip().str.lower().isin({"false", "0"})
+    return _hit("cin", (c["CINreferralDate"] < cutoff) & not_acting, "ReferralNFA")
+
+
+@check("8670Q")
+def _assessment_open_45_working_days(t: Tables) -> list[Hit]:
+    a = t["assessments"]
+    if t.reference_date is None:
+        return []
+    cutoff = _working_days_back(t.reference_date, 45)
+    return _hit(
+        "assessments",
+        a["AssessmentAuthorisationDate"].isna() & (a["AssessmentActualStartDate"] < cutoff),
+        "AssessmentActualStartDate",
+    )
+
+
+@check("8675Q")
+def _s47_open_15_working_days(t: Tables) -> list[Hit]:
+    s = t["s47"]
+    if t.reference_date is None:
+        return []
+    cutoff = _working_days_back(t.reference_date, 15)
+    required = s["ICPCnotRequired"].fillna("").str.strip().str.lower().isin({"false", "0"})
+    late = s["DateOfInitialCPC"].isna() & required & (s["S47ActualStartDate"] < cutoff)
+    return _hit("s47", late, "S47ActualStartDate")
+
+
+@check("8870Q")
+def _conference_target_on_a_weekend(t: Tables) -> list[Hit]:
+    return _hit("s47", t["s47"]["InitialCPCtarget"].dt.weekday >= 5, "InitialCPCtarget")

@@ -40,9 +40,10 @@ COLUMNS: dict[str, tuple[str, ...]] = {
     ),
     "assessments": ("AssessmentActualStartDate", "AssessmentAuthorisationDate"),
     "plans": ("CINPlanStartDate", "CINPlanEndDate"),
-    "s47": ("S47ActualStartDate", "DateOfInitialCPC", "ICPCnotRequired"),
+    "s47": ("S47ActualStartDate", "InitialCPCtarget", "DateOfInitialCPC", "ICPCnotRequired"),
     "cpp": ("CPPstartDate", "CPPendDate", "InitialCategoryOfAbuse", "LatestCategoryOfAbuse", "NumberOfPreviousCPP"),
 }
+_DATES = frozenset({"InitialCPCtarget"})  # dates whose names do not say so
 # Module element inside CINdetails -> table.
 _MODULES = {"Assessments": "assessments", "CINPlanDates": "plans", "Section47": "s47", "ChildProtectionPlans": "cpp"}
 
@@ -129,7 +130,7 @@ def read_tables(path: Path) -> Tables:
             extra = (*extra, "factors")
         df = pd.DataFrame(rows[name], columns=[*extra, *cols])
         for c in cols:
-            if "date" in c.lower():
+            if "date" in c.lower() or c in _DATES:
                 df[c] = pd.to_datetime(df[c], format="%Y-%m-%d", errors="coerce")
         frames[name] = df
     ref_ts = pd.to_datetime(ref, format="%Y-%m-%d", errors="coerce") if ref else None

@@ -29,6 +29,10 @@ DfE's own rule spreadsheets were not available); census years before 2022/23 are
 rules. Agreement with that validator, record by record, on its public fixtures and on cscvault's rule
 cases is tested in `tests/reference/test_dfe_cin_validator.py`; the known differences (validator defects)
 are listed with reasons in `tests/data/dfe_cin/divergences.toml`.
+
+Not implemented on purpose: the UPN and former-UPN format rules (1510-1560Q, 8770Q, 8772), since the study
+never reads a UPN, and the child protection review rules (4003, 8841, 8842Q), since it reads no review dates.
+Working days (8569Q, 8670Q, 8675Q) count England and Wales bank holidays (`bank_holidays.toml`).
 """
 
 

@@ -61,7 +61,9 @@ def _rewrap(pkg: Path, identity: x25519.Identity, edit: dict[str, bytes], out: P
 def test_package_round_trip_and_manifest(tmp_path: Path) -> None:
     ident = x25519.Identity.generate()
     files = _returns(tmp_path)
-    result = build_package(files, str(ident.to_public()), tmp_path / "pkg.age", load_study(), la="Walsall")
+    result = build_package(
+        files, str(ident.to_public()), tmp_path / "pkg.age", load_study(), la="Walsall", allow_errors=True
+    )
     assert looks_like_package(result.path) and not looks_like_package(files[0])
     assert b"Referral" not in result.path.read_bytes()  # encrypted
     opened = read_package(result.path, ident)
@@ -71,6 +73,9 @@ def test_package_round_trip_and_manifest(tmp_path: Path) -> None:
     assert m["la"] == {"name": "Walsall", "ons_code": "E08000030"} and opened.la == "E08000030"
     assert [f["sha256"] for f in m["files"]] == [hashlib.sha256(f.read_bytes()).hexdigest() for f in files]
     assert all(set(f) >= {"name", "sha256", "size_bytes", "format", "return_label", "rows"} for f in m["files"])
+    # Unrecognised files are `la check` errors: packaged only because allow_errors was given, and the manifest says so.
+    assert m["allow_errors"] is True and m["errors"] == 2
+    assert [f["error_rules"] for f in m["files"]] == [{"FMT-001": 1}, {"FMT-001": 1}]
     with extracted_package(result.path, ident) as (package, paths):  # for readers that need a path
         assert [p.read_bytes() for p in paths] == [f.read_bytes() for f in files]
         assert all(p.stat().st_mode & 0o077 == 0 for p in paths) and package.la == "E08000030"
@@ -81,7 +86,9 @@ def test_package_round_trip_and_manifest(tmp_path: Path) -> None:
 def test_a_file_altered_after_packaging_is_rejected_by_name(tmp_path: Path) -> None:
     ident = x25519.Identity.generate()
     files = _returns(tmp_path)
-    pkg = build_package(files, str(ident.to_public()), tmp_path / "pkg.age", load_study(), la="Walsall").path
+    pkg = build_package(
+        files, str(ident.to_public()), tmp_path / "pkg.age", load_study(), la="Walsall", allow_errors=True
+    ).path
     _rewrap(pkg, ident, {"files/dr1_nov22.csv": b"Child ID,Referral date\nA1,01/02/2022\n"}, tmp_path / "edited.age")
     with pytest.raises(DataError, match="'dr1_nov22.csv' was altered after packaging") as exc:
         open_package(tmp_path / "edited.age", ident)
@@ -96,7 +103,9 @@ def test_a_file_altered_after_packaging_is_rejected_by_name(tmp_path: Path) -> N
 
 def test_wrong_identity_or_damaged_ciphertext_fails_in_one_line(tmp_path: Path) -> None:
     ident = x25519.Identity.generate()
-    pkg = build_package(_returns(tmp_path), str(ident.to_public()), tmp_path / "p.age", load_study(), la="Swindon")
+    pkg = build_package(
+        _returns(tmp_path), str(ident.to_public()), tmp_path / "p.age", load_study(), la="Swindon", allow_errors=True
+    )
     with pytest.raises(AuthError, match="wrong key"):
         open_package(pkg.path, x25519.Identity.generate())
     data = bytearray(pkg.path.read_bytes())
@@ -107,7 +116,7 @@ def test_wrong_identity_or_damaged_ciphertext_fails_in_one_line(tmp_path: Path) 
     with pytest.raises(UsageError, match="age1"):
         build_package(_returns(tmp_path), "age1nope", tmp_path / "q.age", load_study(), la="Swindon")
     with pytest.raises(UsageError, match="could not be read from the files"):
-        build_package(_returns(tmp_path), str(ident.to_public()), tmp_path / "q.age", load_study())
+        build_package(_returns(tmp_path), str(ident.to_public()), tmp_path / "q.age", load_study(), allow_errors=True)
 
 
 def test_cli_package_of_fixtures_counts_rows_and_ingest_side_opens_it(
@@ -117,6 +126,8 @@ def test_cli_package_of_fixtures_counts_rows_and_ingest_side_opens_it(
     files = [shared_dir / "fixtures" / CIN, shared_dir / "fixtures" / HEADER_903]
     args = ["la", "package", *map(str, files), "--recipient", str(ident.to_public()), "--out", str(tmp_path / "p.age")]
     code, out, err = _main([*args, "--la", "Telford and Wrekin"], capsys)
+    assert code == 3 and "--allow-errors" in err and not (tmp_path / "p.age").exists()  # the CIN sample breaks rules
+    code, out, err = _main([*args, "--la", "Telford and Wrekin", "--allow-errors"], capsys)
     assert code == 0, err
     assert "Package written" in out
     pkg = read_package(tmp_path / "p.age", ident)
@@ -185,7 +196,9 @@ def test_package_to_the_vault_recipient_is_ingested_with_the_vault_identity(tmp_
     assert recipient.startswith("age1") and recipient_for(vault, creds) == recipient  # created once, then stable
     summary = generate(tmp_path / "syn", seed=5, children=10, formats="cin")
     ret = max((f for f in summary.files if f.name.startswith("walsall_cin")), key=lambda f: f.stat().st_size)
-    pkg = build_package([ret], recipient, tmp_path / "walsall.age", load_study()).path
+    # The synthetic census breaks DfE rule 2990 (an RC8 episode with a section 47 enquiry), so packaging
+    # it needs allow_errors, as an LA sending a return with known errors would.
+    pkg = build_package([ret], recipient, tmp_path / "walsall.age", load_study(), allow_errors=True).path
     with open_raw_vault(vault, creds) as v:
         with extracted_package(pkg, vault_identity(v)) as (package, paths):
             results = [ingest_file(v, p, la=package.la, return_label=package.return_label(p.name)) for p in paths]

@@ -88,8 +88,17 @@ _export("cscvault.rights.deadlines", "MAX_EXTENSION_MONTHS")
 _export("cscvault.disclosure.release", "CHECK_ROLES", "READ_ROLES", "REQUEST_ROLES", "Release", "ReleaseDetail")
 _export("cscvault.disclosure.check", "CheckedTable", "check_file")
 _export("cscvault.disclosure.profiles", "DEFAULT_PROFILE", "get_profile", "load_profiles")
-_export("cscvault.api.standalone", "SYNTH_FORMATS", "did_estimate", "did_to_json", "la_check_files", "synth_generate")
+_export(
+    "cscvault.api.standalone",
+    "SYNTH_FORMATS",
+    "did_estimate",
+    "did_to_json",
+    "la_check_files",
+    "la_package_preflight",
+    "synth_generate",
+)
 _export("cscvault.la.package", "build_package")
+_export("cscvault.la.check", "FileCheck")
 _export("cscvault.analysis.null_simulation", "NullSimulationSpec", "run_null_simulation")
 _export("cscvault.analysis.models.glmm", "GlmmFit", "RandomEffects", "fit_glmm_frame")
 _export("cscvault.analysis.models.exposure", "ExposureAnalysis", "fit_exposure_frame")
@@ -190,6 +199,7 @@ if TYPE_CHECKING:  # the same names, eagerly, for type checkers
         did_estimate as did_estimate,
         did_to_json as did_to_json,
         la_check_files as la_check_files,
+        la_package_preflight as la_package_preflight,
         synth_generate as synth_generate,
     )
     from cscvault.api.tools import (
@@ -216,6 +226,9 @@ if TYPE_CHECKING:  # the same names, eagerly, for type checkers
         REQUEST_ROLES as REQUEST_ROLES,
         Release as Release,
         ReleaseDetail as ReleaseDetail,
+    )
+    from cscvault.la.check import (
+        FileCheck as FileCheck,
     )
     from cscvault.la.package import (
         build_package as build_package,

@@ -15,6 +15,7 @@ from typing import Any
 from cscvault.errors import DataError
 from cscvault.formats.base import Finding
 from cscvault.ingest.pipeline import read_and_screen
+from cscvault.la.dfe_cin import dfe_cin_findings
 from cscvault.study import Study
 
 FAILING = ("fatal", "error")
@@ -32,6 +33,12 @@ class FileCheck:
     rows_read: int
     findings: list[Finding] = field(default_factory=list)
     failure: str | None = None  # the reader itself failed (one line, no values)
+    la_code: str | None = None  # the study LA's ONS code, when the file (or the caller) names one
+
+    @property
+    def error_rules(self) -> dict[str, int]:
+        """Rule id -> number of error or fatal findings (what blocks packaging; no values)."""
+        return dict(sorted(Counter(f.rule_id for f in self.findings if f.severity in FAILING).items()))
 
     @property
     def errors(self) -> int:
@@ -83,11 +90,23 @@ class FileCheck:
 
 
 def check_file(path: Path, study: Study, *, la: str | None = None, return_label: str | None = None) -> FileCheck:
+    """Ingest's screening plus, for a CIN census, the DfE's statutory validation rules (`DFE-CIN-*`)."""
     try:
         d = read_and_screen(path, study, la=la, return_label=return_label)
     except DataError as exc:
         return FileCheck(Path(path).name, "unknown", la, return_label, 0, failure=exc.message)
-    return FileCheck(d.file, d.format, d.la.name if d.la else None, d.return_label, d.rows_read, list(d.findings))
+    findings = list(d.findings)
+    if d.format == "cin_census" and not d.rejected:
+        findings += dfe_cin_findings(Path(path))
+    return FileCheck(
+        d.file,
+        d.format,
+        d.la.name if d.la else None,
+        d.return_label,
+        d.rows_read,
+        findings,
+        la_code=d.la.ons_code if d.la else None,
+    )
 
 
 def check_files(

@@ -20,10 +20,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from pyrage import x25519
+
 from cscvault import __version__
-from cscvault.errors import CscvaultError, UsageError
+from cscvault.errors import DataError, UsageError
 from cscvault.fileio import write_atomic
 from cscvault.ingest.package import FILES_DIR, MANIFEST, PACKAGE_FORMAT, PACKAGE_VERSION
+from cscvault.la.check import FileCheck, check_file
 from cscvault.study import Study
 from cscvault.vault.identity import encrypt_age, parse_recipient
 
@@ -32,7 +35,21 @@ from cscvault.vault.identity import encrypt_age, parse_recipient
 class PackageResult:
     path: Path
     manifest: dict[str, Any]
-    errors: int  # error or fatal findings seen while counting rows (the LA should run `la check`)
+    errors: int  # error or fatal findings (`la check`'s count); non-zero only when allow_errors was given
+
+
+def preflight(files: list[Path], recipient: str, out: Path) -> x25519.Recipient:
+    """The usage errors of a package request, found before any file is read or checked."""
+    recip = parse_recipient(recipient)
+    if not files:
+        raise UsageError("no files to package")
+    if Path(out).exists():
+        raise UsageError(f"{out}: already exists; choose a new package name")
+    names = [Path(f).name for f in files]
+    dupes = sorted({n for n in names if names.count(n) > 1})
+    if dupes:
+        raise UsageError(f"two files are named '{dupes[0]}'; a package holds each name once")
+    return recip
 
 
 def build_package(
@@ -43,44 +60,50 @@ def build_package(
     *,
     la: str | None = None,
     return_label: str | None = None,
+    allow_errors: bool = False,
+    checks: list[FileCheck] | None = None,
 ) -> PackageResult:
-    """Read every file (for its format, LA, return label and row count), then write the encrypted package."""
-    from cscvault.ingest.pipeline import read_and_screen  # heavy; only the packaging side needs it
+    """Check every file exactly as `la check` does, then write the encrypted package.
 
-    recip = parse_recipient(recipient)
-    if not files:
-        raise UsageError("no files to package")
+    A file with error or fatal findings (the ones that make `la check` exit 3) stops packaging with a
+    `DataError` unless `allow_errors` is given; the manifest records that it was, with each file's
+    error count per rule id. `checks` are `la check`'s results for the same files (the CLI has just
+    printed them); without them the files are checked here.
+    """
+    recip = preflight(files, recipient, out)
     out = Path(out)
-    if out.exists():
-        raise UsageError(f"{out}: already exists; choose a new package name")
     names = [Path(f).name for f in files]
-    dupes = sorted({n for n in names if names.count(n) > 1})
-    if dupes:
-        raise UsageError(f"two files are named '{dupes[0]}'; a package holds each name once")
     la_fixed = study.la(la) if la else None
-    entries: list[dict[str, Any]] = []
     payloads: list[tuple[str, bytes]] = []
-    seen_las: set[str] = set()
-    errors = 0
     for f in map(Path, files):
         try:
-            data = f.read_bytes()
+            payloads.append((f.name, f.read_bytes()))
         except FileNotFoundError:
             raise UsageError(f"{f}: file not found") from None
         except OSError as exc:
             raise UsageError(f"{f}: cannot be read ({exc.strerror})") from None
-        entry: dict[str, Any] = {"name": f.name, "sha256": hashlib.sha256(data).hexdigest(), "size_bytes": len(data)}
-        try:
-            screened = read_and_screen(f, study, la=la_fixed.ons_code if la_fixed else None, return_label=return_label)
-            entry.update(format=screened.format, return_label=screened.return_label, rows=screened.rows_read)
-            if screened.la is not None:
-                seen_las.add(screened.la.ons_code)
-            errors += sum(1 for x in screened.findings if x.severity in ("fatal", "error"))
-        except CscvaultError:
+    if checks is None or [c.file for c in checks] != names:
+        code = la_fixed.ons_code if la_fixed else None
+        checks = [check_file(Path(f), study, la=code, return_label=return_label) for f in files]
+    errors = sum(c.errors for c in checks)
+    if errors and not allow_errors:
+        failing = sum(1 for c in checks if c.errors)
+        raise DataError(
+            f"{errors} error(s) in {failing} file(s); not packaged: fix them (see `cscvault la check`)"
+            " or give --allow-errors"
+        )
+    entries: list[dict[str, Any]] = []
+    seen_las: set[str] = set()
+    for (name, data), chk in zip(payloads, checks, strict=True):
+        entry: dict[str, Any] = {"name": name, "sha256": hashlib.sha256(data).hexdigest(), "size_bytes": len(data)}
+        if chk.failure:
             entry.update(format="unknown", return_label=return_label, rows=None)
-            errors += 1
+        else:
+            entry.update(format=chk.format, return_label=chk.return_label, rows=chk.rows_read)
+        entry.update(errors=chk.errors, error_rules=chk.error_rules)
+        if chk.la_code is not None:
+            seen_las.add(chk.la_code)
         entries.append(entry)
-        payloads.append((f.name, data))
     if la_fixed is None:
         if len(seen_las) > 1:
             raise UsageError("the files come from more than one LA; package each LA's files separately")
@@ -95,6 +118,9 @@ def build_package(
         "la": {"name": la_fixed.name, "ons_code": la_fixed.ons_code},
         "return_label": return_label,
         "files": entries,
+        # Packaged although `la check` found errors: the evaluator sees that the LA chose to send them.
+        "allow_errors": allow_errors,
+        "errors": errors,
         "software": {"cscvault": __version__},
     }
     buf = io.BytesIO()

@@ -23,6 +23,7 @@ from cscvault.report.render import render_report
 from cscvault.rights import actions as rights_actions
 from cscvault.rights import complaints as rights_complaints
 from cscvault.rights import requests as rights_requests
+from cscvault.risk.summary import RiskReport
 from cscvault.study import load_study
 from cscvault.study.notice import render_notice as _render_notice
 from cscvault.study.record import render_record as _render_record
@@ -284,6 +285,22 @@ def analyse(path: Path, credentials: Credentials, out_dir: Path, plan: str = "pr
             extra_summary=released_summary(full_run, vault.study),
         )
     return AnalysisOutput(full_run.primary, written["report"], written["results"])
+
+
+def risk(path: Path, credentials: Credentials, keys: list[str] | None = None, what_if: bool = False) -> RiskReport:
+    """Re-identification risk of the data held (role dpo or admin): aggregates only, through the study's
+    disclosure profile. `keys` overrides the data dictionary's default key set (quasi-identifiers only);
+    `what_if` adds the candidate generalisations, each with the primary analysis re-fitted."""
+    from cscvault.analysis.primary import delivery_set
+    from cscvault.risk.summary import assess
+
+    with open_vault(path, credentials) as vault:
+        vault.require_role("dpo", "admin")
+        deliveries, _ = delivery_set(vault)
+        report = assess(vault.con, vault.study, deliveries, keys, what_if=what_if)
+        with vault.transaction():
+            vault.record("risk.measure", {"keys": list(report.keys)}, {"what_if": len(report.what_if)})
+        return report
 
 
 # -- releases (the output airlock) ---------------------------------------------------------------------------

@@ -327,6 +327,10 @@ from cscvault.analysis import design_cli  # noqa: E402
 
 app.add_typer(design_cli.app, name="design")
 
+from cscvault import risk_cli  # noqa: E402
+
+app.command("risk")(risk_cli.risk)
+
 
 def main(argv: list[str] | None = None) -> None:
     """Entry point: run the app, mapping errors to one line and an exit code."""

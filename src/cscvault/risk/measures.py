@@ -71,7 +71,8 @@ def measure(
         suda = suda_scores(codes, max_msu_size)
         cols["special_uniques"] = (suda.score > SPECIAL_UNIQUE_THRESHOLD).astype(np.int64)
         special = int(cols["special_uniques"].sum())
-        single = int(np.sum(suda.min_msu_size == 1))
+        cols["single_key_uniques"] = (suda.min_msu_size == 1).astype(np.int64)
+        single = int(cols["single_key_uniques"].sum())
         max_score = float(suda.score.max()) if len(frame) else 0.0
     homogeneous: dict[str, int] = {}
     for label, values in sensitive.items():

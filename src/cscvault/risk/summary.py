@@ -17,12 +17,21 @@ import pandas as pd
 
 from cscvault.disclosure.check import apply_profile, released_records
 from cscvault.disclosure.profiles import Profile, get_profile
+from cscvault.disclosure.rules import round_to_base
 from cscvault.risk.keyframe import FIELD_COLUMNS, load_key_frame, population_weights, resolve_keys
 from cscvault.risk.measures import HIGH_RISK, K_LEVELS, Measures, measure
 from cscvault.risk.recode import CANDIDATES, Generalisation, apply_to_key_frame
 from cscvault.study.model import Study
 
-COUNT_COLUMNS = ("children", "sample_uniques", "below_k3", "below_k5", "high_risk", "special_uniques")
+COUNT_COLUMNS = (
+    "children",
+    "sample_uniques",
+    "below_k3",
+    "below_k5",
+    "high_risk",
+    "special_uniques",
+    "single_key_uniques",
+)
 THRESHOLDS = {
     "k_anonymity": "records in key combinations shared by fewer than k children, k = 2 (sample uniques), 3, 5",
     "individual_risk": "Benedetti-Franconi E(1/F | fk), population frame: DfE children in need per LA and year; "
@@ -117,7 +126,7 @@ def _released_line(
         id=id_,
         label=label,
         children=count("children"),
-        combinations=m.combinations,
+        combinations=int(round_to_base(m.combinations, profile.round_base)),
         sample_uniques=count("sample_uniques"),
         below_k3=count("below_k3"),
         below_k5=count("below_k5"),
@@ -126,7 +135,7 @@ def _released_line(
         max_individual_risk=round(m.max_individual_risk, 4),
         high_risk_records=count("high_risk"),
         special_uniques=count("special_uniques") if m.special_uniques is not None else None,
-        single_key_uniques=m.single_key_uniques,
+        single_key_uniques=count("single_key_uniques") if m.single_key_uniques is not None else None,
         max_suda_score=m.max_suda_score,
         homogeneous={s: count(f"homogeneous_{s}") for s in m.homogeneous},
     )

@@ -13,7 +13,6 @@ share a combination, the population an intruder would have to pick from.
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Sequence
 
 import duckdb
@@ -161,7 +160,3 @@ def population_weights(frame: pd.DataFrame, panel: pd.DataFrame | None = None) -
     weights[undated] = held["la"][undated].map(lambda la: la_ratio.get(str(la), 1.0) if pd.notna(la) else 1.0)
     out: FloatArray = np.maximum(weights, 1.0)
     return out
-
-
-def today() -> dt.date:
-    return dt.datetime.now(dt.UTC).date()

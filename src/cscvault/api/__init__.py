@@ -56,6 +56,7 @@ _export(
     "release_show",
     "require_intact",
     "retention_status",
+    "risk",
     "rights_act",
     "rights_clarification",
     "rights_close",
@@ -80,6 +81,7 @@ _export(
 _export("cscvault.api.demo", "DemoResult", "run_demo")
 _export("cscvault.api.preflight", "check_vault_dir")
 _export("cscvault.roles", "ROLES")
+_export("cscvault.risk.summary", "RiskLine", "RiskReport")
 _export("cscvault.vault.store", "Credentials", "User")
 _export("cscvault.vault.backup", "BackupResult", "RestoreResult", "backup_vault", "restore_backup")
 _export("cscvault.vault.destroy", "DestructionResult", "destroy_vault", "verify_certificate")
@@ -192,6 +194,7 @@ if TYPE_CHECKING:  # the same names, eagerly, for type checkers
         rights_open as rights_open,
         rights_refuse as rights_refuse,
         rights_show as rights_show,
+        risk as risk,
         verify_audit as verify_audit,
     )
     from cscvault.api.standalone import (
@@ -242,6 +245,10 @@ if TYPE_CHECKING:  # the same names, eagerly, for type checkers
         RESEARCH_EXEMPTION_BASIS as RESEARCH_EXEMPTION_BASIS,
         TYPES as TYPES,
         Request as Request,
+    )
+    from cscvault.risk.summary import (
+        RiskLine as RiskLine,
+        RiskReport as RiskReport,
     )
     from cscvault.roles import (
         ROLES as ROLES,

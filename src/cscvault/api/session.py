@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any, Concatenate, ParamSpec, TypeVar
 
 from cscvault import audit, clock
-from cscvault.analysis.primary import PrimaryRun, run_primary
+from cscvault.analysis.primary import PrimaryRun, delivery_set, run_primary
 from cscvault.audit import AuditReport
 from cscvault.disclosure import release as _release
 from cscvault.errors import TamperedError, UsageError
@@ -26,6 +26,7 @@ from cscvault.ingest.quality import quality_report
 from cscvault.report.render import render_report
 from cscvault.retention import VaultRetention, vault_status
 from cscvault.rights import actions as rights_actions, complaints as rights_complaints, requests as rights_requests
+from cscvault.risk.summary import RiskReport, assess
 from cscvault.study import Study
 from cscvault.study.notice import render_notice
 from cscvault.study.retention import Schedule, retention_warning, schedule
@@ -255,6 +256,19 @@ class VaultSession:
         )
         return AnalysisOutput(full_run.primary, written["report"], written["results"])
 
+    # -- re-identification risk (role dpo or admin) ----------------------------------------------------
+
+    def risk(self, keys: list[str] | None = None, what_if: bool = False) -> RiskReport:
+        """Re-identification risk of the data held: aggregates only, through the study's disclosure profile.
+        `keys` overrides the data dictionary's default key set (quasi-identifiers only); `what_if` adds the
+        candidate generalisations, each with the primary analysis re-fitted."""
+        self._vault.require_role("dpo", "admin")
+        deliveries, _ = delivery_set(self._vault)
+        report = assess(self._vault.con, self._vault.study, deliveries, keys, what_if=what_if)
+        with self._vault.transaction():
+            self._vault.record("risk.measure", {"keys": list(report.keys)}, {"what_if": len(report.what_if)})
+        return report
+
     # -- releases (the output airlock) ----------------------------------------------------------------
 
     def release_request(self, files: list[Path], why: str) -> _release.Release:
@@ -356,3 +370,4 @@ release_approve = _one_shot(VaultSession.release_approve)
 release_reject = _one_shot(VaultSession.release_reject)
 release_export = _one_shot(VaultSession.release_export)
 retention_status = _one_shot(VaultSession.retention_status)
+risk = _one_shot(VaultSession.risk)

@@ -27,6 +27,7 @@ from cscvault.cli import (
     release,
     retention,
     rights,
+    risk,
     serve,
     study,
     synth,
@@ -88,6 +89,7 @@ app.command("synth")(synth.synth)
 app.add_typer(release.release_app, name="release")
 app.command("serve")(serve.serve)
 app.add_typer(design.app, name="design")
+app.command("risk")(risk.risk)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -321,6 +321,10 @@ def parse_data_dictionary(text: str, source: str = "data_dictionary.toml") -> Da
             if sf.field not in fields:
                 raise sp.fail("field", f"'{sf.field}' is not one of this category's fields")
             specials.append(sf)
+        qis = c.texts("quasi_identifiers", ())
+        for q in qis:
+            if q not in fields:
+                raise c.fail("quasi_identifiers", f"'{q}' is not one of this category's fields")
         categories.append(
             Category(
                 id=cid,
@@ -329,9 +333,27 @@ def parse_data_dictionary(text: str, source: str = "data_dictionary.toml") -> Da
                 fields=fields,
                 special=tuple(specials),
                 personal=c.boolean("personal", True),
+                quasi_identifiers=qis,
             )
         )
-    return DataDictionary(version=version, categories=tuple(categories))
+    risk_keys: tuple[str, ...] = ()
+    sensitive: list[SpecialField] = []
+    if "risk" in raw:
+        risk = root.table("risk")
+        qis_all = {q for c in categories for q in c.quasi_identifiers}
+        all_fields = {f for c in categories for f in c.fields}
+        risk_keys = risk.texts("keys")
+        for k in risk_keys:
+            if k not in qis_all:
+                raise risk.fail("keys", f"'{k}' is not marked as a quasi-identifier in any category")
+        for sp in risk.tables("sensitive") if "sensitive" in risk.data else []:
+            sf = SpecialField(field=sp.text("field"), label=sp.text("label"))
+            if sf.field not in all_fields:
+                raise sp.fail("field", f"'{sf.field}' is not a field of the data dictionary")
+            sensitive.append(sf)
+    return DataDictionary(
+        version=version, categories=tuple(categories), risk_keys=risk_keys, sensitive=tuple(sensitive)
+    )
 
 
 def _windows(w: _Reader) -> Windows:

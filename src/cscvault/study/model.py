@@ -116,12 +116,22 @@ class Category:
     fields: tuple[str, ...]
     special: tuple[SpecialField, ...] = ()
     personal: bool = True
+    # Fields an intruder could know from elsewhere and match on (re-identification risk keys).
+    quasi_identifiers: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
 class DataDictionary:
     version: int
     categories: tuple[Category, ...]
+    # The default key set of the re-identification risk measures (each a quasi-identifier), and the
+    # sensitive attributes whose diversity within a key combination is measured (l-diversity).
+    risk_keys: tuple[str, ...] = ()
+    sensitive: tuple[SpecialField, ...] = ()
+
+    @property
+    def quasi_identifiers(self) -> tuple[str, ...]:
+        return tuple(q for c in self.categories for q in c.quasi_identifiers)
 
     @property
     def fields(self) -> frozenset[str]:

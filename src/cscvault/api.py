@@ -15,7 +15,7 @@ from pathlib import Path
 from cscvault.analysis.primary import PrimaryRun, run_primary
 from cscvault.audit import AuditReport
 from cscvault.disclosure import release as _release
-from cscvault.errors import TamperedError, UsageError
+from cscvault.errors import DataError, TamperedError, UsageError
 from cscvault.ingest.delivery import IngestReport, ingest_files
 from cscvault.ingest.delivery import Progress as IngestProgress
 from cscvault.ingest.quality import quality_report
@@ -27,6 +27,7 @@ from cscvault.study import load_study
 from cscvault.study.notice import render_notice as _render_notice
 from cscvault.study.record import render_record as _render_record
 from cscvault.vault import ROLES, Credentials, User, Vault
+from cscvault.vault.database import database_error
 from cscvault.vault.identity import recipient_for
 
 __all__ = [
@@ -60,9 +61,11 @@ def init_vault(path: Path, password: str, admin: str = "admin", study_path: Path
 
 
 @contextlib.contextmanager
-def open_vault(path: Path, credentials: Credentials, memory_limit: str | None = None) -> Iterator[Vault]:
-    """Open a vault for the duration of a `with` block."""
-    vault = Vault.open(Path(path), credentials, memory_limit=memory_limit)
+def open_vault(
+    path: Path, credentials: Credentials, memory_limit: str | None = None, *, verifying: bool = False
+) -> Iterator[Vault]:
+    """Open a vault for the duration of a `with` block (`verifying`: see `Vault.open`)."""
+    vault = Vault.open(Path(path), credentials, memory_limit=memory_limit, verifying=verifying)
     try:
         yield vault
     finally:
@@ -86,10 +89,22 @@ def change_password(path: Path, credentials: Credentials, new_password: str, use
         vault.change_password(user or vault.actor, new_password)
 
 
-def verify_audit(path: Path, credentials: Credentials) -> AuditReport:
-    """Recompute the audit chain. Raises nothing for a broken chain: the report lists the problems."""
+def verify_audit(path: Path, credentials: Credentials, expect: str | None = None) -> AuditReport:
+    """Read every block of the database (damage: TamperedError) and recompute the audit chain against the
+    authenticated head, the key file and, with `expect`, a head kept outside. The report lists the problems."""
+    with open_vault(path, credentials, verifying=True) as vault:
+        return vault.verify_audit(expect)
+
+
+def audit_head(path: Path, credentials: Credentials) -> str:
+    """The current head (VAULT_ID:COUNT:HASH) for the DPO to keep outside the vault."""
     with open_vault(path, credentials) as vault:
-        return vault.verify_audit()
+        return vault.head()
+
+
+def as_vault_error(exc: Exception) -> Exception:
+    """A DuckDB error raised by a damaged database file, as the TamperedError it means (others unchanged)."""
+    return database_error(exc)
 
 
 def require_intact(report: AuditReport) -> None:
@@ -237,6 +252,14 @@ def ingest(
     """Load return files (or folders of them) into the vault: one transaction per delivery, idempotent."""
     with open_vault(path, credentials) as vault:
         return ingest_files(vault, inputs, progress)
+
+
+def require_no_rejections(report: IngestReport) -> None:
+    """Exit 3 (DataError) when any file was rejected, naming each file and its rules on one line."""
+    rejected = [d for d in report.deliveries if d.status == "rejected"]
+    if rejected:
+        parts = [f"{d.file_name} ({', '.join(d.findings) or d.reason or 'unreadable'})" for d in rejected]
+        raise DataError(f"{len(rejected)} file(s) rejected, {report.loaded} loaded: " + "; ".join(parts))
 
 
 def quality(path: Path, credentials: Credentials) -> dict[str, object]:

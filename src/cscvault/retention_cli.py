@@ -192,6 +192,7 @@ def restore(
         "rows_purged": result.rows_purged,
         "sources": result.sources,
         "unreadable_backups": result.unreadable_backups,
+        "register_rows": result.register_rows,
         "replaced_vault_moved_to": str(result.replaced_vault_moved_to) if result.replaced_vault_moved_to else None,
     }
     if json_:
@@ -201,7 +202,9 @@ def restore(
     typer.echo(
         f"Re-applied {result.statuses_reapplied} erasure/restriction record(s) from"
         f" {', '.join(result.sources) or 'no later source'};"
-        f" removed {sum(result.rows_purged.values())} row(s) of erased children."
+        f" removed {sum(result.rows_purged.values())} row(s) of erased children;"
+        f" rights register and rectifications ({result.register_rows} row(s)) from"
+        f" {result.sources[0] if result.sources else 'the backup itself'}."
     )
     if result.unreadable_backups:
         err(f"warning: {result.unreadable_backups} other backup file(s) in that folder could not be read")

@@ -98,6 +98,8 @@ def build_package(
     out = Path(out)
     if out.exists():
         raise UsageError(f"{out}: already exists; choose a new package name")
+    if not out.parent.is_dir():
+        raise UsageError(f"{out.parent}: folder does not exist; create it or choose another --out")
     names = [Path(f).name for f in files]
     dupes = sorted({n for n in names if names.count(n) > 1})
     if dupes:

@@ -58,6 +58,7 @@ def connect(vault_dir: Path, data_key: bytes, memory_limit: str | None = None) -
             if memory_limit:
                 con.execute("SET memory_limit = ?", [memory_limit])
             con.execute(f"ATTACH {_quote(str(vault_dir / DB_FILE))} AS vault (ENCRYPTION_KEY {_quote(data_key.hex())})")
+            private_modes(vault_dir)
             con.execute("USE vault")
             # Nothing inside the vault may read or write other files through SQL.
             con.execute("SET enable_external_access = false")
@@ -104,6 +105,14 @@ def database_error(exc: Exception, where: Path | str = "the vault") -> Exception
     if read_damage or any(marker in lowered for marker in _DAMAGE):
         return TamperedError(f"{where}: the database is tampered or damaged (it failed its integrity check)")
     return exc
+
+
+def private_modes(vault_dir: Path) -> None:
+    """Owner-only modes on the database and its WAL: DuckDB creates them with the process umask (often 0644).
+    The vault folder is 0700 already, so this is defence in depth (e.g. a copy made with `cp -p`)."""
+    for name in (DB_FILE, f"{DB_FILE}.wal"):
+        with contextlib.suppress(FileNotFoundError):
+            (vault_dir / name).chmod(0o600)
 
 
 @contextlib.contextmanager

@@ -39,7 +39,7 @@ from cscvault.study import Study, parse_study
 from cscvault.study.load import study_sources
 from cscvault.vault import keys as keymod
 from cscvault.vault import migrations, subjects
-from cscvault.vault.database import DB_FILE, TMP_DIR, connect, translate_errors
+from cscvault.vault.database import DB_FILE, TMP_DIR, connect, private_modes, translate_errors
 from cscvault.vault.files import publish_directory, storage_error
 from cscvault.vault.integrity import damaged, read_every_block
 
@@ -307,6 +307,7 @@ class Vault:
                         self.con.execute("ROLLBACK")
                     (self.path / audit.PENDING_FILE).unlink(missing_ok=True)
                     raise
+                private_modes(self.path)  # the WAL is created by the first write after an open
                 if after != before:
                     (self.path / audit.PENDING_FILE).replace(self.path / audit.HEAD_FILE)
                     # Last, and only after the commit: a crash before this leaves the key file one commit

@@ -170,6 +170,15 @@ def restore(
     replace: Annotated[
         bool, typer.Option("--replace", help="Restore over the live vault at --to (moved aside, still encrypted).")
     ] = False,
+    accept_data_loss: Annotated[
+        str | None,
+        typer.Option(
+            "--i-accept-data-loss",
+            help="A dpo user (the second person) who accepts restoring although later backups cannot be read;"
+            " their password comes from CSCVAULT_SECOND_PASSWORD or a prompt. Audited.",
+            metavar="DPO_USER",
+        ),
+    ] = None,
     user: UserOption = "admin",
     recovery: RecoveryOption = False,
     json_: JsonOption = False,
@@ -183,7 +192,12 @@ def restore(
             ident = parse_identity(identity.read_text(encoding="utf-8"), source=str(identity))
         except OSError as exc:
             raise UsageError(f"{identity}: cannot read the identity file ({exc.strerror})") from None
-    result = restore_backup(backup_file, to, credentials(user, recovery), identity=ident, replace=replace)
+    second = None
+    if accept_data_loss is not None:
+        second = Credentials(accept_data_loss, secret("CSCVAULT_SECOND_PASSWORD", f"Password for {accept_data_loss}"))
+    result = restore_backup(
+        backup_file, to, credentials(user, recovery), identity=ident, replace=replace, accept_data_loss=second
+    )
     doc = {
         "vault": str(result.path),
         "backup_id": result.backup_id,
@@ -206,7 +220,12 @@ def restore(
         f" rights register and rectifications ({result.register_rows} row(s)) from"
         f" {result.sources[0] if result.sources else 'the backup itself'}."
     )
-    if result.unreadable_backups:
+    if result.override_by:
+        err(
+            f"warning: restored without {result.unreadable_backups} unreadable later backup(s), accepted by"
+            f" {result.override_by} (audited); erasures they hold were NOT re-applied"
+        )
+    elif result.unreadable_backups:
         err(f"warning: {result.unreadable_backups} other backup file(s) in that folder could not be read")
     if result.replaced_vault_moved_to:
         typer.echo(f"The previous vault was moved to {result.replaced_vault_moved_to}; destroy it once checked.")

@@ -134,6 +134,18 @@ def test_restore_never_brings_an_erased_child_back_and_keeps_the_register(
         # A later backup the restore cannot read may hold erasures: refused, nothing made.
         code, _, err = _main(args, capsys, monkeypatch)
         assert code == 5 and "cannot be read" in err and not target.exists()
+        # Only a second person with the dpo role can accept that loss, and it is audited.
+        forced = tmp_path / "forced"
+        override = ["restore", backup, "--to", str(forced), "--identity", str(tmp_path / "offline.key")]
+        monkeypatch.setenv("CSCVAULT_SECOND_PASSWORD", PASSWORD)
+        code, _, err = _main([*override, "--i-accept-data-loss", "admin"], capsys, monkeypatch)
+        assert code == 4 and not forced.exists(), err
+        monkeypatch.setenv("CSCVAULT_SECOND_PASSWORD", DPO_PASSWORD)
+        code, _, err = _main([*override, "--i-accept-data-loss", "dee"], capsys, monkeypatch)
+        assert code == 0 and "accepted by dee" in err, err
+        with api.open_vault(forced, ADMIN) as v:
+            entry = v.con.execute("SELECT objects FROM audit WHERE action = 'vault.restore'").fetchone()
+        assert entry is not None and json.loads(entry[0])["override_by"] == "dee"
         Path(json.loads(_main([*later, "--json"], capsys, monkeypatch)[1])["backup"]).unlink()
         for f in (tmp_path / "b").glob("*.age"):
             if f.name != Path(backup).name:

@@ -69,6 +69,7 @@ class RestoreResult:
     rows_purged: dict[str, int] = field(default_factory=dict)
     sources: list[str] = field(default_factory=list)
     unreadable_backups: int = 0
+    override_by: str | None = None  # the second person who accepted restoring without every later backup
     register_rows: int = 0  # rows of the rights register and rectifications carried from the newest source
     replaced_vault_moved_to: Path | None = None
 
@@ -265,6 +266,7 @@ def restore_backup(
     identity: x25519.Identity | None = None,
     replace: bool = False,
     today: dt.date | None = None,
+    accept_data_loss: Credentials | None = None,
 ) -> RestoreResult:
     """Restore `backup` as the vault at `vault_dir`, re-applying later erasures and restrictions.
 
@@ -331,7 +333,9 @@ def restore_backup(
                     register = reg
                 result.sources.append(label)
             result.unreadable_backups = unreadable
-            if unreadable and current is None:
+            if unreadable and current is None and accept_data_loss is not None:
+                result.override_by = _second_person(vault, accept_data_loss)
+            elif unreadable and current is None:
                 # Without the live vault, later backups are the only record of later erasures: one that cannot
                 # be read may hold an erasure this restore would undo.
                 raise VaultStateError(
@@ -459,6 +463,18 @@ def _newer_backups_state(
     return [(name, st, bk, reg) for name, st, bk, reg, _ in found], unreadable
 
 
+def _second_person(vault: Vault, second: Credentials) -> str:
+    """The override needs a second, different person holding the dpo role in the restored vault (the first,
+    who restores, is an admin): their password is checked against the snapshot's own key slot."""
+    if second.user == vault.actor:
+        raise AuthError("the override needs a second person, not the user restoring")
+    keymod.unwrap(vault.keyfile, vault.keyfile.slot_for(second.user), second.secret)
+    row = vault.con.execute("SELECT role FROM users WHERE name = ?", [second.user]).fetchone()
+    if row is None or str(row[0]) != "dpo":
+        raise AuthError(f"the override needs a user with the dpo role; '{second.user}' is not one")
+    return second.user
+
+
 def purge_erased(con: duckdb.DuckDBPyConnection, child_keys: list[str]) -> dict[str, int]:
     """Erase each child again (the rights module's own erasure), inside the caller's transaction."""
     total: dict[str, int] = {}
@@ -531,8 +547,15 @@ def _reapply(
                 con.execute("INSERT INTO backups VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", list(row))
                 known.add(str(row[0]))
         result.statuses_reapplied = added
+        objects: dict[str, Any] = {"backup_id": result.backup_id}
+        if result.override_by:
+            objects["override_by"] = result.override_by
         vault.record(
             "vault.restore",
-            {"backup_id": result.backup_id},
-            {"statuses_reapplied": added, "rows_purged": sum(result.rows_purged.values())},
+            objects,
+            {
+                "statuses_reapplied": added,
+                "rows_purged": sum(result.rows_purged.values()),
+                "unreadable_backups": result.unreadable_backups,
+            },
         )

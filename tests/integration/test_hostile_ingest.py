@@ -113,7 +113,7 @@ def malformed_corpus(good: dict[str, Path], into: Path) -> dict[str, str]:
             b",".join(header.strip().split(b",")[:2]) + b"\n" + b"\n".join(r[:20] for r in rest.splitlines()[:5]),
             "FMT-001",
         ),
-        "giant_cell_903.csv": (header + b"\n" + b"A" * (3 << 20) + b"\n" + rest, "FMT-024"),
+        "giant_cell_903.csv": (header + b"\n" + b"A" * (20 << 20) + b"\n" + rest, "FMT-024"),
         "zip_bomb.xlsx": (None, "FMT-023"),
         "sparse_bomb.xlsx": (None, "FMT-023"),
     }

@@ -184,7 +184,7 @@ _RULES: tuple[Rule, ...] = (
         "FMT-024",
         "fatal",
         "line {line} is longer than the reader's limit",
-        "A CSV line above 1 MiB (no real return has one) is refused after a streamed scan, before the file "
+        "A CSV line above 16 MiB (no real return has one) is refused after a streamed scan, before the file "
         "is read into memory, so one giant cell cannot exhaust memory or time.",
     ),
     _r(

@@ -23,7 +23,7 @@ from typing import Any
 
 import duckdb
 
-from cscvault.errors import TamperedError
+from cscvault.errors import TamperedError, UsageError
 from cscvault.fileio import write_atomic
 
 GENESIS = "0" * 64
@@ -200,3 +200,28 @@ def entries(con: duckdb.DuckDBPyConnection, limit: int = 100, offset: int = 0) -
         [limit, offset],
     ).fetchall()
     return [Entry(int(r[0]), *(str(x) for x in r[1:])) for r in rows]
+
+
+# -- a head kept outside the vault ------------------------------------------------------------------------
+
+
+def format_head(vault_id: str, count: int, head: str) -> str:
+    return f"{vault_id}:{count}:{head}"
+
+
+def check_expected(con: duckdb.DuckDBPyConnection, vault_id: str, expected: str) -> list[str]:
+    """Problems when the chain does not contain the head a DPO kept outside (printed by `audit head`): the
+    vault is then another vault, or an older or different copy of this one (a whole-directory rollback)."""
+    parts = expected.strip().split(":")
+    if len(parts) != 3 or not parts[1].isdigit() or not re.fullmatch(r"[0-9a-f]{64}", parts[2]):
+        raise UsageError("--expect takes a head printed by `cscvault audit head` (VAULT_ID:COUNT:HASH)")
+    want_id, count, head = parts[0], int(parts[1]), parts[2]
+    if want_id != vault_id:
+        return [f"this is vault {vault_id}, not the vault {want_id} of the expected head"]
+    row = con.execute("SELECT hash FROM audit WHERE seq = ?", [count]).fetchone()
+    if row is None:
+        have = last(con)[0]
+        return [f"the chain ends at entry {have}, before the expected head's entry {count}: an older copy (rollback)"]
+    if str(row[0]) != head:
+        return [f"entry {count} differs from the expected head: another history (the vault was replaced)"]
+    return []

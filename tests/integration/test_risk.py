@@ -20,7 +20,7 @@ from cscvault.risk.keyframe import dfe_year, load_key_frame, population_weights
 from cscvault.risk.recode import apply_to_key_frame, candidate
 from cscvault.synth.generate import generate
 from cscvault.vault import Credentials
-from tests.helpers import PASSWORD
+from tests.helpers import PASSWORD, open_raw_vault
 
 ADMIN = Credentials("admin", PASSWORD)
 DPO = Credentials("dee", "dpo password 123")
@@ -37,7 +37,7 @@ def vault(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
     api.add_user(path, ADMIN, "dee", "dpo", DPO.secret)
     api.add_user(path, ADMIN, "ana", "analyst", ANALYST.secret)
     api.ingest(path, ADMIN, [summary.returns_dir])
-    with api.open_vault(path, ADMIN) as v:
+    with open_raw_vault(path, ADMIN) as v:
         key = str(v.con.execute("SELECT min(child_key) FROM main.children").fetchone()[0])  # type: ignore[index]
         v.con.execute(
             "UPDATE main.children SET gender = ?, ethnicity = ?, disability = ?, uasc = ? WHERE child_key = ?",
@@ -61,7 +61,7 @@ def _wildcard_count_sql(ethnicity: str) -> str:
 
 def test_planted_child_is_unique_and_ranked_first(vault: tuple[Path, str]) -> None:
     path, key = vault
-    with api.open_vault(path, ADMIN) as v:
+    with open_raw_vault(path, ADMIN) as v:
         sql_fk = dict(v.con.execute(_wildcard_count_sql("{}.ethnicity")).fetchall())
         frame = load_key_frame(v.con)
         keys_in_order = [
@@ -105,7 +105,7 @@ def test_generalised_ethnicity_uniques_match_an_independent_sql_count(vault: tup
     whens = " ".join(f"WHEN '{c}' THEN '{g}'" for c, g in groups.items())
     on = " AND ".join(f"(a.{k} = b.{k} OR a.{k} IS NULL OR b.{k} IS NULL)" for k in KEYS if k != "ethnicity")
     grouped = f"(CASE a.ethnicity {whens} ELSE a.ethnicity END) = (CASE b.ethnicity {whens} ELSE b.ethnicity END)"
-    with api.open_vault(path, ADMIN) as v:
+    with open_raw_vault(path, ADMIN) as v:
         before = sum(1 for (_, n) in v.con.execute(_wildcard_count_sql("{}.ethnicity")).fetchall() if n == 1)
         row = v.con.execute(
             "SELECT count(*) FROM (SELECT a.child_key, count(*) AS n FROM analysis.children a "
@@ -127,7 +127,7 @@ def test_dpo_gets_aggregates_only_through_the_profile(vault: tuple[Path, str]) -
     doc = json.dumps(report.to_json(), default=str)
     assert key not in doc
     profile = get_profile("acro-default")
-    with api.open_vault(path, ADMIN) as v:
+    with open_raw_vault(path, ADMIN) as v:
         held = int(v.con.execute("SELECT count(DISTINCT child_key) FROM analysis.children").fetchone()[0])  # type: ignore[index]
         uniques = sum(1 for (_, n) in v.con.execute(_wildcard_count_sql("{}.ethnicity")).fetchall() if n == 1)
     assert report.current.children == round_to_base(held, profile.round_base)
@@ -142,7 +142,7 @@ def test_dpo_gets_aggregates_only_through_the_profile(vault: tuple[Path, str]) -
         "Walsall",
         "Wandsworth",
     }
-    with api.open_vault(path, ADMIN) as v:
+    with open_raw_vault(path, ADMIN) as v:
         actions = [r[0] for r in v.con.execute("SELECT action FROM audit").fetchall()]
     assert "risk.measure" in actions
 

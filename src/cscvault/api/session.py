@@ -20,7 +20,7 @@ from cscvault import audit, clock
 from cscvault.analysis.primary import PrimaryRun, delivery_set, run_primary
 from cscvault.audit import AuditReport
 from cscvault.disclosure import release as _release
-from cscvault.errors import TamperedError, UsageError
+from cscvault.errors import DataError, TamperedError, UsageError
 from cscvault.ingest.delivery import IngestReport, Progress as IngestProgress, ingest_files
 from cscvault.ingest.quality import quality_report
 from cscvault.report.render import render_report
@@ -31,6 +31,7 @@ from cscvault.study import Study
 from cscvault.study.notice import render_notice
 from cscvault.study.retention import Schedule, retention_warning, schedule
 from cscvault.vault import Credentials, User, Vault
+from cscvault.vault.database import database_error
 from cscvault.vault.identity import recipient_for
 
 P = ParamSpec("P")
@@ -51,6 +52,26 @@ def init_vault(path: Path, password: str, admin: str = "admin", study_path: Path
     created, vault_id, recovery = Vault.create(Path(path), admin=admin, password=password, study_path=study_path)
     recipient = recipient_for(created, Credentials(admin, password))
     return InitResult(path=created, vault_id=vault_id, admin=admin, recovery_code=recovery, recipient=recipient)
+
+
+def verify_audit(path: Path, credentials: Credentials, expect: str | None = None) -> AuditReport:
+    """Read every block of the database (damage: TamperedError) and recompute the audit chain against the
+    authenticated head, the key file and, with `expect`, a head kept outside. The report lists the problems."""
+    with open_vault(path, credentials, verifying=True) as session:
+        return session.verify_audit(expect)
+
+
+def as_vault_error(exc: Exception) -> Exception:
+    """A DuckDB error raised by a damaged database file, as the TamperedError it means (others unchanged)."""
+    return database_error(exc)
+
+
+def require_no_rejections(report: IngestReport) -> None:
+    """Exit 3 (DataError) when any file was rejected, naming each file and its rules on one line."""
+    rejected = [d for d in report.deliveries if d.status == "rejected"]
+    if rejected:
+        parts = [f"{d.file_name} ({', '.join(d.findings) or d.reason or 'unreadable'})" for d in rejected]
+        raise DataError(f"{len(rejected)} file(s) rejected, {report.loaded} loaded: " + "; ".join(parts))
 
 
 def require_intact(report: AuditReport) -> None:
@@ -139,9 +160,15 @@ class VaultSession:
         """Change `user`'s password (default: the caller's own)."""
         self._vault.change_password(user or self._vault.actor, new_password)
 
-    def verify_audit(self) -> AuditReport:
-        """Recompute the audit chain. Raises nothing for a broken chain: the report lists the problems."""
-        return self._vault.verify_audit()
+    def verify_audit(self, expect: str | None = None) -> AuditReport:
+        """Recompute the audit chain against the authenticated head, the key file and, with `expect`, a head kept
+        outside. Raises nothing for a broken chain: the report lists the problems. (`api.verify_audit` also reads
+        every block of the database first.)"""
+        return self._vault.verify_audit(expect)
+
+    def audit_head(self) -> str:
+        """The current head (VAULT_ID:COUNT:HASH) for the DPO to keep outside the vault."""
+        return self._vault.head()
 
     def audit_entries(self, limit: int, offset: int = 0) -> list[audit.Entry]:
         """Audit entries, newest first (admin or dpo): ids and counts, never child-level values."""
@@ -323,9 +350,11 @@ class VaultSession:
 
 
 @contextlib.contextmanager
-def open_vault(path: Path, credentials: Credentials, memory_limit: str | None = None) -> Iterator[VaultSession]:
-    """Open a vault for the duration of a `with` block."""
-    vault = Vault.open(Path(path), credentials, memory_limit=memory_limit)
+def open_vault(
+    path: Path, credentials: Credentials, memory_limit: str | None = None, *, verifying: bool = False
+) -> Iterator[VaultSession]:
+    """Open a vault for the duration of a `with` block (`verifying`: see `Vault.open`)."""
+    vault = Vault.open(Path(path), credentials, memory_limit=memory_limit, verifying=verifying)
     try:
         yield VaultSession(vault)
     finally:
@@ -346,7 +375,7 @@ def _one_shot(method: Callable[Concatenate[VaultSession, P], T]) -> Callable[Con
 add_user = _one_shot(VaultSession.add_user)
 list_users = _one_shot(VaultSession.list_users)
 change_password = _one_shot(VaultSession.change_password)
-verify_audit = _one_shot(VaultSession.verify_audit)
+audit_head = _one_shot(VaultSession.audit_head)
 rights_open = _one_shot(VaultSession.rights_open)
 rights_list = _one_shot(VaultSession.rights_list)
 rights_show = _one_shot(VaultSession.rights_show)

@@ -14,7 +14,7 @@ from typing import Annotated
 
 import typer
 
-from cscvault import __version__, notices
+from cscvault import __version__, api, notices
 from cscvault.cli import (
     analyse,
     demo,
@@ -119,6 +119,10 @@ def main(argv: list[str] | None = None) -> None:
     except Exception as exc:
         if _DEBUG or "--debug" in (argv or sys.argv):
             traceback.print_exc()
+        mapped = api.as_vault_error(exc)  # a damaged database file read outside a vault transaction
+        if isinstance(mapped, CscvaultError):
+            err(f"error: {mapped.message}")
+            sys.exit(mapped.exit_code)
         # The exception text may carry data (e.g. from a library), so only its type is printed.
         err(f"error: internal error ({type(exc).__name__}); run with --debug for details")
         sys.exit(EXIT_INTERNAL)

@@ -162,6 +162,15 @@ def restore(
     replace: Annotated[
         bool, typer.Option("--replace", help="Restore over the live vault at --to (moved aside, still encrypted).")
     ] = False,
+    accept_data_loss: Annotated[
+        str | None,
+        typer.Option(
+            "--i-accept-data-loss",
+            help="A dpo user (the second person) who accepts restoring although later backups cannot be read;"
+            " their password comes from CSCVAULT_SECOND_PASSWORD or a prompt. Audited.",
+            metavar="DPO_USER",
+        ),
+    ] = None,
     user: UserOption = "admin",
     recovery: RecoveryOption = False,
     json_: JsonOption = False,
@@ -170,7 +179,14 @@ def restore(
     if to.exists():
         api.check_vault_dir(to)  # never restore over a destroyed vault; say so before asking for a password
     ident = api.read_identity_file(identity) if identity is not None else None
-    result = api.restore_backup(backup_file, to, credentials(user, recovery), identity=ident, replace=replace)
+    second = None
+    if accept_data_loss is not None:
+        second = api.Credentials(
+            accept_data_loss, secret("CSCVAULT_SECOND_PASSWORD", f"Password for {accept_data_loss}")
+        )
+    result = api.restore_backup(
+        backup_file, to, credentials(user, recovery), identity=ident, replace=replace, accept_data_loss=second
+    )
     doc = {
         "vault": str(result.path),
         "backup_id": result.backup_id,
@@ -179,6 +195,7 @@ def restore(
         "rows_purged": result.rows_purged,
         "sources": result.sources,
         "unreadable_backups": result.unreadable_backups,
+        "register_rows": result.register_rows,
         "replaced_vault_moved_to": str(result.replaced_vault_moved_to) if result.replaced_vault_moved_to else None,
     }
     if json_:
@@ -188,9 +205,16 @@ def restore(
     typer.echo(
         f"Re-applied {result.statuses_reapplied} erasure/restriction record(s) from"
         f" {', '.join(result.sources) or 'no later source'};"
-        f" removed {sum(result.rows_purged.values())} row(s) of erased children."
+        f" removed {sum(result.rows_purged.values())} row(s) of erased children;"
+        f" rights register and rectifications ({result.register_rows} row(s)) from"
+        f" {result.sources[0] if result.sources else 'the backup itself'}."
     )
-    if result.unreadable_backups:
+    if result.override_by:
+        err(
+            f"warning: restored without {result.unreadable_backups} unreadable later backup(s), accepted by"
+            f" {result.override_by} (audited); erasures they hold were NOT re-applied"
+        )
+    elif result.unreadable_backups:
         err(f"warning: {result.unreadable_backups} other backup file(s) in that folder could not be read")
     if result.replaced_vault_moved_to:
         typer.echo(f"The previous vault was moved to {result.replaced_vault_moved_to}; destroy it once checked.")

@@ -90,10 +90,18 @@ audit_app = typer.Typer(help="The hash-chained audit log.", no_args_is_help=True
 
 @audit_app.command("verify")
 def audit_verify(
-    vault: VaultArg, user: UserOption = "admin", recovery: RecoveryOption = False, json_: JsonOption = False
+    vault: VaultArg,
+    expect: Annotated[
+        str | None,
+        typer.Option("--expect", help="A head printed earlier by `audit head` and kept outside the vault."),
+    ] = None,
+    user: UserOption = "admin",
+    recovery: RecoveryOption = False,
+    json_: JsonOption = False,
 ) -> None:
-    """Recompute the audit chain; exit 5 naming each edited, deleted, reordered or truncated entry."""
-    report = api.verify_audit(vault, credentials(user, recovery))
+    """Read every database block and recompute the audit chain; exit 5 on damage, rollback or any edited,
+    deleted, reordered or truncated entry (and, with --expect, when the vault is older than that head)."""
+    report = api.verify_audit(vault, credentials(user, recovery), expect=expect)
     if json_:
         print_json(
             {
@@ -111,6 +119,13 @@ def audit_verify(
     api.require_intact(report)
 
 
+@audit_app.command("head")
+def audit_head(vault: VaultArg, user: UserOption = "admin", recovery: RecoveryOption = False) -> None:
+    """Print the current head (VAULT_ID:COUNT:HASH). Keep it outside the vault; `audit verify --expect HEAD`
+    then detects a whole vault folder put back from an older copy."""
+    typer.echo(api.audit_head(vault, credentials(user, recovery)))
+
+
 def ingest(
     vault: VaultArg,
     paths: Annotated[list[Path], typer.Argument(help="Return files or folders of them.", metavar="PATH...")],
@@ -124,15 +139,13 @@ def ingest(
         report = api.ingest(vault, creds, paths, advance)
     if json_:
         print_json([d.__dict__ for d in report.deliveries])
-        return
-    typer.echo(
-        f"{report.loaded} deliveries loaded, {report.rejected} rejected, {report.skipped} already loaded "
-        f"({sum(d.rows_loaded for d in report.deliveries)} rows)"
-    )
-    for d in report.deliveries:
-        if d.status == "rejected":
-            rules = ", ".join(f"{k} x{v}" for k, v in d.findings.items())
-            err(f"rejected: {d.file_name}: {rules}")
+    else:
+        typer.echo(
+            f"{report.loaded} deliveries loaded, {report.rejected} rejected, {report.skipped} already loaded "
+            f"({sum(d.rows_loaded for d in report.deliveries)} rows)"
+        )
+    # A script must be able to trust the exit code: any rejected file is exit 3 (the good ones stay loaded).
+    api.require_no_rejections(report)
 
 
 def quality(

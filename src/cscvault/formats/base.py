@@ -30,6 +30,8 @@ MAX_CELL_CHARS = 32_768
 MAX_QUARANTINE_CHARS = 4_096
 MAX_FILE_BYTES = 4 * 1024**3  # streamed XML
 MAX_TEXT_BYTES = 512 * 1024**2  # CSV and workbooks, which are read whole
+# One CSV line, checked by a streamed scan before a text file is read whole (a 10 MB cell is still read, FMT-009).
+MAX_LINE_BYTES = 16 * 1024**2
 
 # A formula (=...), or a +, -, @, tab or CR lead followed by a call, a DDE pipe or a sheet reference.
 _FORMULA = re.compile(r"^=|^[+\-@\t\r][\s\S]*[(|!]")

@@ -30,7 +30,7 @@ from cscvault.formats.base import (
 )
 from cscvault.formats.recode import recode, table
 from cscvault.formats.tabular import ColumnMap, alias_index, find_header, map_columns, records
-from cscvault.formats.text import csv_rows, decode
+from cscvault.formats.text import csv_rows, read_text
 from cscvault.formats.workbook import SheetTooLarge, read_sheets
 
 if TYPE_CHECKING:
@@ -181,7 +181,7 @@ class DrReturnReader(Reader):
             by_name = dict(sheets)
             matches = [(p, by_name[n], f"{n}!") for p, n in chosen if n is not None]
         else:
-            text = decode(path.read_bytes(), sink)
+            text = read_text(path, sink)
             if text is None:
                 return staged
             rows: Rows = [list(r) for r in csv_rows(text)]

@@ -181,6 +181,13 @@ _RULES: tuple[Rule, ...] = (
         "refused before it is read (a stray far-away cell would otherwise exhaust memory).",
     ),
     _r(
+        "FMT-024",
+        "fatal",
+        "line {line} is longer than the reader's limit",
+        "A CSV line above 16 MiB (no real return has one) is refused after a streamed scan, before the file "
+        "is read into memory, so one giant cell cannot exhaust memory or time.",
+    ),
+    _r(
         "FMT-022",
         "warning",
         "the return label could not be determined",

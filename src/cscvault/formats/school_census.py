@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 from cscvault.formats.base import LOC, MAX_TEXT_BYTES, Collector, Reader, Staged, frame, normalise_label
 from cscvault.formats.tabular import map_columns, records
-from cscvault.formats.text import csv_rows, decode
+from cscvault.formats.text import csv_rows, read_text
 
 if TYPE_CHECKING:
     from cscvault.study.model import Study
@@ -91,7 +91,7 @@ class SchoolCensusReader(Reader):
         if path.stat().st_size > MAX_TEXT_BYTES:
             sink.add("FMT-021")
             return staged
-        text = decode(path.read_bytes(), sink)
+        text = read_text(path, sink)
         if text is None:
             return staged
         rows: list[list[object]] = [list(r) for r in csv_rows(text)]

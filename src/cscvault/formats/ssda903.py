@@ -15,7 +15,7 @@ from lxml import etree
 
 from cscvault.formats.base import LOC, MAX_FILE_BYTES, MAX_TEXT_BYTES, Collector, Reader, Staged, frame, screen_cell
 from cscvault.formats.tabular import map_columns, records
-from cscvault.formats.text import csv_rows, decode
+from cscvault.formats.text import csv_rows, read_text
 
 if TYPE_CHECKING:
     from cscvault.study.model import Study
@@ -124,7 +124,7 @@ class Ssda903CsvReader(Reader):
         if path.stat().st_size > MAX_TEXT_BYTES:
             sink.add("FMT-021")
             return staged
-        text = decode(path.read_bytes(), sink)
+        text = read_text(path, sink)
         if text is None:
             return staged
         rows: list[list[object]] = [list(r) for r in csv_rows(text)]

@@ -6,7 +6,7 @@ import csv
 import io
 from pathlib import Path
 
-from cscvault.formats.base import MAX_TEXT_BYTES, Collector
+from cscvault.formats.base import MAX_LINE_BYTES, MAX_TEXT_BYTES, Collector
 
 _CONTROL = bytes(range(0, 9)) + bytes([11, 12]) + bytes(range(14, 32))
 
@@ -17,8 +17,31 @@ def read_text(path: Path, sink: Collector, limit: int = MAX_TEXT_BYTES) -> str |
     if size > limit:
         sink.add("FMT-021")
         return None
+    long_line = first_long_line(path)
+    if long_line is not None:
+        sink.add("FMT-024", line=long_line)
+        return None
     data = path.read_bytes()
     return decode(data, sink)
+
+
+def first_long_line(path: Path, limit: int = MAX_LINE_BYTES, block: int = 1 << 20) -> int | None:
+    """The number of the first line longer than `limit` bytes, or None; reads in blocks (memory stays bounded)."""
+    line, length = 1, 0
+    with path.open("rb") as fh:
+        for chunk in iter(lambda: fh.read(block), b""):
+            start = 0
+            while True:
+                nl = chunk.find(b"\n", start)
+                if nl < 0:
+                    length += len(chunk) - start
+                    if length > limit:
+                        return line
+                    break
+                if length + nl - start > limit:
+                    return line
+                line, length, start = line + 1, 0, nl + 1
+    return None
 
 
 def decode(data: bytes, sink: Collector) -> str | None:

@@ -17,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import json
+import stat
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -27,7 +28,7 @@ import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from cscvault.errors import CscvaultError
+from cscvault.errors import EXIT_BAD_DATA, CscvaultError, UsageError
 from cscvault.formats.base import Finding
 from cscvault.formats.rules import rule
 from cscvault.ingest.clean import forget_checked
@@ -69,6 +70,7 @@ class DeliveryResult:
     findings: dict[str, int] = field(default_factory=dict)
     tombstoned: int = 0
     duplicates: int = 0
+    reason: str | None = None  # why a file that could not be read at all was rejected (no rule id)
 
 
 @dataclass
@@ -88,12 +90,39 @@ class IngestReport:
         return sum(d.status == "already loaded" for d in self.deliveries)
 
 
+def check_inputs(paths: Iterable[Path]) -> None:
+    """Refuse, before anything is read or loaded, a path that is missing or is not a regular file or a folder.
+
+    `os.stat` never opens the file, so a FIFO (which would block the first read forever), a device or a socket
+    is refused at once; a folder with no return file in it is refused too, so a typo is never "0 deliveries".
+    """
+    for p in paths:
+        try:
+            mode = Path(p).stat().st_mode
+        except FileNotFoundError:
+            raise UsageError(f"{p}: no such file or folder; nothing was loaded") from None
+        except OSError as exc:
+            raise UsageError(f"{p}: cannot be read ({exc.strerror}); nothing was loaded") from None
+        if stat.S_ISDIR(mode):
+            if not expand_paths([p]):
+                raise UsageError(f"{p}: a folder with no return files in it; nothing was loaded")
+        elif not stat.S_ISREG(mode):
+            raise UsageError(f"{p}: not a regular file (a FIFO, device or socket); nothing was loaded")
+
+
+def _regular(path: Path) -> bool:
+    try:
+        return stat.S_ISREG(path.stat().st_mode)
+    except OSError:
+        return False
+
+
 def expand_paths(paths: Iterable[Path]) -> list[Path]:
-    """Files as given, and every file under a folder (sorted, so runs are reproducible)."""
+    """Files as given, and every regular file under a folder (sorted, so runs are reproducible)."""
     found: list[Path] = []
     for p in paths:
         if p.is_dir():
-            found += sorted(f for f in p.rglob("*") if f.is_file() and not f.name.startswith("."))
+            found += sorted(f for f in p.rglob("*") if _regular(f) and not f.name.startswith("."))
         else:
             found.append(p)
     return [f for f in found if f.name not in NOT_RETURNS]
@@ -106,6 +135,8 @@ def ingest_files(
     processes (`workers`; default: one per core for a large job, none for a small one) while earlier
     files are committed here; the result is the same as reading them one by one."""
     vault.require_role("admin")
+    paths = list(paths)
+    check_inputs(paths)
     files = expand_paths(paths)
     report = IngestReport()
     # A file already in the vault is not read again (re-runs are cheap and change nothing).
@@ -138,7 +169,11 @@ def ingest_files(
                 got_path, result = next(screened)
                 assert got_path == path
                 if isinstance(result, CscvaultError):
-                    raise result
+                    if result.exit_code != EXIT_BAD_DATA:
+                        raise result
+                    # A file no reader could get through is rejected like any other; the rest still load.
+                    report.deliveries.append(DeliveryResult("", path.name, "rejected", reason=result.message))
+                    continue
                 report.deliveries.append(load_screened(vault, result))
     if progress:
         progress("", len(files), len(files))
@@ -164,7 +199,10 @@ def ingest_package(vault: Vault, path: Path) -> list[DeliveryResult]:
 
 
 def already_loaded(con: duckdb.DuckDBPyConnection, sha256: str) -> bool:
-    return con.execute("SELECT 1 FROM deliveries WHERE sha256 = ?", [sha256]).fetchone() is not None
+    """A file whose content was loaded before. A rejected file is never "already loaded": the same bytes are
+    screened (and, if still bad, rejected) again, so an empty or broken file cannot shadow a later one."""
+    row = con.execute("SELECT 1 FROM deliveries WHERE sha256 = ? AND NOT rejected", [sha256]).fetchone()
+    return row is not None
 
 
 def ingest_file(vault: Vault, path: Path, la: str | None = None, return_label: str | None = None) -> DeliveryResult:
@@ -367,6 +405,9 @@ def _store_delivery(
 ) -> None:
     findings = [*screened.findings, *extra]
     by_rule = dict(sorted(Counter(f.rule_id for f in findings).items()))
+    # The same bytes rejected before: this screening replaces that record (and its findings).
+    for table, column in (("findings", "delivery"), ("quarantine", "delivery"), ("deliveries", "sha256")):
+        con.execute(f"DELETE FROM {table} WHERE {column} = ?", [screened.sha256])
     con.execute(
         "INSERT INTO deliveries VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         [

@@ -45,6 +45,8 @@ def preflight(files: list[Path], recipient: str, out: Path) -> x25519.Recipient:
         raise UsageError("no files to package")
     if Path(out).exists():
         raise UsageError(f"{out}: already exists; choose a new package name")
+    if not Path(out).parent.is_dir():
+        raise UsageError(f"{Path(out).parent}: folder does not exist; create it or choose another --out")
     names = [Path(f).name for f in files]
     dupes = sorted({n for n in names if names.count(n) > 1})
     if dupes:

@@ -68,6 +68,8 @@ class RestoreResult:
     rows_purged: dict[str, int] = field(default_factory=dict)
     sources: list[str] = field(default_factory=list)
     unreadable_backups: int = 0
+    override_by: str | None = None  # the second person who accepted restoring without every later backup
+    register_rows: int = 0  # rows of the rights register and rectifications carried from the newest source
     replaced_vault_moved_to: Path | None = None
 
 
@@ -263,6 +265,7 @@ def restore_backup(
     identity: x25519.Identity | None = None,
     replace: bool = False,
     today: dt.date | None = None,
+    accept_data_loss: Credentials | None = None,
 ) -> RestoreResult:
     """Restore `backup` as the vault at `vault_dir`, re-applying later erasures and restrictions.
 
@@ -315,20 +318,34 @@ def restore_backup(
                 )
             statuses: set[tuple[str, str, Any, Any]] = set()
             backups_rows: list[tuple[Any, ...]] = []
+            register: Register | None = None
             if current is not None:
                 statuses |= current.statuses
                 backups_rows += current.backups
+                register = current.register
                 result.sources.append("current vault")
             newer, unreadable = _newer_backups_state(backup, manifest, identities, vault.keys.data_key)
-            for label, st, bk in newer:
+            for label, st, bk, reg in newer:  # oldest first: the newest backup's register stands
                 statuses |= st
                 backups_rows += bk
+                if current is None:
+                    register = reg
                 result.sources.append(label)
             result.unreadable_backups = unreadable
+            if unreadable and current is None and accept_data_loss is not None:
+                result.override_by = _second_person(vault, accept_data_loss)
+            elif unreadable and current is None:
+                # Without the live vault, later backups are the only record of later erasures: one that cannot
+                # be read may hold an erasure this restore would undo.
+                raise VaultStateError(
+                    f"{backup.parent}: {unreadable} other backup file(s) there cannot be read with the identity"
+                    " given, so erasures made after this backup cannot be re-applied; give an --identity that"
+                    " opens them (nothing was restored)"
+                )
             backups_rows.append(_register_row(backup, manifest))  # the restored-from backup must expire too
             if aside is not None:  # the replaced vault is one more encrypted copy that must go by the due date
                 backups_rows.append(_aside_row(aside, vault_dir / DB_FILE, credentials.user, delete_by))
-            _reapply(vault, statuses, backups_rows, result)
+            _reapply(vault, statuses, backups_rows, result, register)
         (staging / LOCK_FILE).touch(mode=0o600)
         if aside is not None:
             vault_dir.rename(aside)
@@ -347,6 +364,18 @@ class _Current:
     identity: x25519.Identity
     statuses: set[tuple[str, str, Any, Any]]
     backups: list[tuple[Any, ...]]
+    register: Register
+
+
+# The rights register and the rectification layer: carried whole from the newest source (the live vault, else
+# the newest later backup), so no request is lost, no request id is issued twice, and every rectification made
+# after the backup is applied again.
+REGISTER_TABLES = ("requests", "request_events", "corrections", "complaints")
+Register = dict[str, list[tuple[Any, ...]]]
+
+
+def _register(con: duckdb.DuckDBPyConnection) -> Register:
+    return {t: [tuple(r) for r in con.execute(f"SELECT * FROM main.{t}").fetchall()] for t in REGISTER_TABLES}
 
 
 def _read_current(vault_dir: Path, credentials: Credentials) -> _Current:
@@ -357,6 +386,7 @@ def _read_current(vault_dir: Path, credentials: Credentials) -> _Current:
             keys=vault.keys,
             identity=vault_identity(vault),
             statuses=_statuses(vault.con),
+            register=_register(vault.con),
             backups=_backup_rows(vault.con),
         )
 
@@ -405,9 +435,10 @@ def _open_staging(staging: Path, credentials: Credentials, keys: keymod.VaultKey
 
 def _newer_backups_state(
     backup: Path, manifest: dict[str, Any], identities: list[x25519.Identity], data_key: bytes
-) -> tuple[list[tuple[str, set[tuple[str, str, Any, Any]], list[tuple[Any, ...]]]], int]:
-    """Tombstones and backup registers from later backups of the same vault in the same folder."""
-    found: list[tuple[str, set[tuple[str, str, Any, Any]], list[tuple[Any, ...]]]] = []
+) -> tuple[list[tuple[str, set[tuple[str, str, Any, Any]], list[tuple[Any, ...]], Register]], int]:
+    """Tombstones, backup registers and rights registers from later backups of the same vault in the same
+    folder, oldest first."""
+    found: list[tuple[str, set[tuple[str, str, Any, Any]], list[tuple[Any, ...]], Register, str]] = []
     unreadable = 0
     for other in sorted(backup.parent.glob(f"*{SUFFIX}")):
         if other.resolve() == backup.resolve():
@@ -424,10 +455,23 @@ def _newer_backups_state(
             con = connect(Path(tmp), data_key)
             try:
                 with translate_errors(Path(tmp)):
-                    found.append((other.name, _statuses(con), _backup_rows(con)))
+                    found.append((other.name, _statuses(con), _backup_rows(con), _register(con), str(m["created_at"])))
             finally:
                 con.close()
-    return found, unreadable
+    found.sort(key=lambda f: f[4])
+    return [(name, st, bk, reg) for name, st, bk, reg, _ in found], unreadable
+
+
+def _second_person(vault: Vault, second: Credentials) -> str:
+    """The override needs a second, different person holding the dpo role in the restored vault (the first,
+    who restores, is an admin): their password is checked against the snapshot's own key slot."""
+    if second.user == vault.actor:
+        raise AuthError("the override needs a second person, not the user restoring")
+    keymod.unwrap(vault.keyfile, vault.keyfile.slot_for(second.user), second.secret)
+    row = vault.con.execute("SELECT role FROM users WHERE name = ?", [second.user]).fetchone()
+    if row is None or str(row[0]) != "dpo":
+        raise AuthError(f"the override needs a user with the dpo role; '{second.user}' is not one")
+    return second.user
 
 
 def purge_erased(con: duckdb.DuckDBPyConnection, child_keys: list[str]) -> dict[str, int]:
@@ -476,8 +520,16 @@ def _reapply(
     statuses: set[tuple[str, str, Any, Any]],
     backup_rows: list[tuple[Any, ...]],
     result: RestoreResult,
+    register: Register | None = None,
 ) -> None:
     with vault.transaction() as con:
+        if register is not None:
+            for table, rows in register.items():
+                con.execute(f"DELETE FROM main.{table}")
+                if rows:
+                    marks = ", ".join("?" * len(rows[0]))
+                    con.executemany(f"INSERT INTO main.{table} VALUES ({marks})", [list(r) for r in rows])
+            result.register_rows = sum(len(rows) for rows in register.values())
         have = {(k, s) for k, s, _, _ in _statuses(con)}
         added = 0
         for key, status, since, request_id in sorted(statuses, key=lambda r: (r[0], r[1])):
@@ -487,14 +539,22 @@ def _reapply(
                 added += 1
         erased = sorted({k for k, s in have if s == "erased"})
         result.rows_purged = purge_erased(con, erased)
+        subjects.refresh_views(con)  # the carried corrections change what the views apply
         known = {str(r[0]) for r in con.execute("SELECT backup_id FROM backups").fetchall()}
         for row in backup_rows:
             if str(row[0]) not in known:
                 con.execute("INSERT INTO backups VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", list(row))
                 known.add(str(row[0]))
         result.statuses_reapplied = added
+        objects: dict[str, Any] = {"backup_id": result.backup_id}
+        if result.override_by:
+            objects["override_by"] = result.override_by
         vault.record(
             "vault.restore",
-            {"backup_id": result.backup_id},
-            {"statuses_reapplied": added, "rows_purged": sum(result.rows_purged.values())},
+            objects,
+            {
+                "statuses_reapplied": added,
+                "rows_purged": sum(result.rows_purged.values()),
+                "unreadable_backups": result.unreadable_backups,
+            },
         )

@@ -58,6 +58,7 @@ def connect(vault_dir: Path, data_key: bytes, memory_limit: str | None = None) -
             if memory_limit:
                 con.execute("SET memory_limit = ?", [memory_limit])
             con.execute(f"ATTACH {_quote(str(vault_dir / DB_FILE))} AS vault (ENCRYPTION_KEY {_quote(data_key.hex())})")
+            private_modes(vault_dir)
             con.execute("USE vault")
             # Nothing inside the vault may read or write other files through SQL.
             con.execute("SET enable_external_access = false")
@@ -68,6 +69,52 @@ def connect(vault_dir: Path, data_key: bytes, memory_limit: str | None = None) -
     return con
 
 
+# What DuckDB says when a block of the file is not what it wrote: a failed tag or checksum, a structure it
+# cannot decode, or a read past the end of a truncated file. The weaker phrases count only on the error types
+# DuckDB uses for file reads (a conversion "out of range" in a query is not damage).
+_DAMAGE = ("aes tag", "wrong encryption key", "checksum", "corrupt", "not a valid duckdb database")
+_READ_DAMAGE = (
+    "could not read",
+    "read past",
+    "out of range",
+    "deserializ",
+    "invalid block",
+    "truncated",
+    "not enough bytes",
+    "end of file",
+)
+_READ_ERRORS = (
+    duckdb.IOException,
+    duckdb.InvalidInputException,
+    duckdb.SerializationException,
+    duckdb.InternalException,
+)
+
+
+def database_error(exc: Exception, where: Path | str = "the vault") -> Exception:
+    """The cscvault error a DuckDB error stands for (TamperedError, VaultInUse, StorageError), or `exc` itself."""
+    if not isinstance(exc, duckdb.Error) or isinstance(exc, CscvaultError):
+        return exc
+    text = str(exc)
+    lowered = text.lower()
+    if "could not set lock" in lowered or "conflicting lock" in lowered:
+        return VaultInUse(f"{where}: vault in use by another process")
+    if is_storage_failure_text(text):
+        return StorageError(f"{where}: cannot write the database (disk full or not writable)")
+    read_damage = isinstance(exc, _READ_ERRORS) and any(marker in lowered for marker in _READ_DAMAGE)
+    if read_damage or any(marker in lowered for marker in _DAMAGE):
+        return TamperedError(f"{where}: the database is tampered or damaged (it failed its integrity check)")
+    return exc
+
+
+def private_modes(vault_dir: Path) -> None:
+    """Owner-only modes on the database and its WAL: DuckDB creates them with the process umask (often 0644).
+    The vault folder is 0700 already, so this is defence in depth (e.g. a copy made with `cp -p`)."""
+    for name in (DB_FILE, f"{DB_FILE}.wal"):
+        with contextlib.suppress(FileNotFoundError):
+            (vault_dir / name).chmod(0o600)
+
+
 @contextlib.contextmanager
 def translate_errors(where: Path) -> Iterator[None]:
     """Turn DuckDB's errors about keys, integrity, locks and disk into cscvault errors."""
@@ -76,14 +123,7 @@ def translate_errors(where: Path) -> Iterator[None]:
     except CscvaultError:
         raise
     except duckdb.Error as exc:
-        text = str(exc)
-        lowered = text.lower()
-        if "aes tag" in lowered or "wrong encryption key" in lowered or "checksum" in lowered:
-            raise TamperedError(f"{where}: the database failed its integrity check (tampered or corrupt)") from None
-        if "corrupt" in lowered or "not a valid duckdb database" in lowered:
-            raise TamperedError(f"{where}: the database file is corrupt or was replaced") from None
-        if "could not set lock" in lowered or "conflicting lock" in lowered:
-            raise VaultInUse(f"{where}: vault in use by another process") from None
-        if is_storage_failure_text(text):
-            raise StorageError(f"{where}: cannot write the database (disk full or not writable)") from None
-        raise
+        mapped = database_error(exc, where)
+        if mapped is exc:
+            raise
+        raise mapped from None

@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import hashlib
+import hmac
 import json
 import secrets
 import uuid
@@ -71,6 +72,9 @@ class KeyFile:
     state: str  # "active" or "destroyed"
     slots: tuple[Slot, ...]
     destroyed_at: str | None = None
+    # The audit head (count, hash) the database had at the last commit, with a MAC under a vault key: the
+    # key file changes with every commit, so an older database and head put back beside it disagree.
+    seal: dict[str, Any] | None = None
 
     def slot_for(self, user: str) -> Slot:
         for slot in self.slots:
@@ -89,6 +93,8 @@ class KeyFile:
         }
         if self.destroyed_at:
             doc["destroyed_at"] = self.destroyed_at
+        if self.seal is not None:
+            doc["seal"] = self.seal
         return json.dumps(doc, indent=2) + "\n"
 
 
@@ -201,9 +207,38 @@ def read_keyfile(vault_dir: Path) -> KeyFile:
             state=str(doc["state"]),
             slots=slots,
             destroyed_at=doc.get("destroyed_at"),
+            seal=_seal_of(doc.get("seal")),
         )
     except (KeyError, TypeError, ValueError):
         raise TamperedError(f"{path}: keys.json is malformed") from None
+
+
+def _seal_of(raw: object) -> dict[str, Any] | None:
+    if raw is None:
+        return None
+    if not isinstance(raw, dict):
+        raise ValueError("seal")
+    return {"count": int(raw["count"]), "hash": str(raw["hash"]), "mac": str(raw["mac"])}
+
+
+def seal_mac(keys: VaultKeys, vault_id: str, count: int, head: str) -> str:
+    return hmac.new(keys.derive("keys-seal"), f"{vault_id}:{count}:{head}".encode(), hashlib.sha256).hexdigest()
+
+
+def sealed(keyfile: KeyFile, keys: VaultKeys, count: int, head: str) -> KeyFile:
+    """The key file carrying the audit head (count, hash) of the database's latest commit."""
+    mac = seal_mac(keys, keyfile.vault_id, count, head)
+    return replace(keyfile, seal={"count": count, "hash": head, "mac": mac})
+
+
+def seal_of(keyfile: KeyFile, keys: VaultKeys) -> tuple[int, str] | None:
+    """The authenticated (count, hash) the key file records, None when it has none; a bad MAC is tampering."""
+    if keyfile.seal is None:
+        return None
+    count, head = int(keyfile.seal["count"]), str(keyfile.seal["hash"])
+    if not hmac.compare_digest(str(keyfile.seal["mac"]), seal_mac(keys, keyfile.vault_id, count, head)):
+        raise TamperedError("keys.json: its record of the latest commit failed its authentication check")
+    return count, head
 
 
 def write_keyfile(vault_dir: Path, keyfile: KeyFile) -> None:

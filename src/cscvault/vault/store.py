@@ -41,10 +41,12 @@ from cscvault.study import Study, parse_study
 from cscvault.study.load import study_sources
 from cscvault.study.retention import retention_warning
 from cscvault.vault import keys as keymod, migrations, subjects
-from cscvault.vault.database import DB_FILE, TMP_DIR, connect, translate_errors
+from cscvault.vault.database import DB_FILE, TMP_DIR, connect, private_modes, translate_errors
+from cscvault.vault.integrity import damaged, read_every_block
 from cscvault.vault.pseudonyms import child_key
 
 LOCK_FILE = ".lock"
+SEALED_MARKER = "keys_sealed"  # in `meta`: this vault's key file carries a seal (so its removal is tampering)
 
 
 @dataclass(frozen=True)
@@ -90,6 +92,7 @@ class Vault:
         self._lock = lock
         self._in_tx = False
         self._study: Study | None = None
+        self.seal_problem: str | None = None  # set only when opened `verifying`
 
     # -- lifecycle ----------------------------------------------------------------------------------
 
@@ -163,8 +166,10 @@ class Vault:
                         "INSERT INTO users VALUES (?, 'admin', ?, ?, ?, ?)",
                         [admin, admin_slot.id, admin_slot.fingerprint(), now, admin],
                     )
+                    con.execute("INSERT INTO meta VALUES (?, '1')", [SEALED_MARKER])
                     entry = audit.append(con, admin, "vault.init", {"vault_id": vault_id}, {"users": 1, "key_slots": 2})
                     audit.write_head(staging, vault_keys.derive("audit-head"), vault_id, entry.seq, entry.hash)
+                    keymod.write_keyfile(staging, keymod.sealed(keyfile, vault_keys, entry.seq, entry.hash))
                     con.execute("COMMIT")
                     con.execute("CHECKPOINT")
             finally:
@@ -176,7 +181,12 @@ class Vault:
         return path, vault_id, recovery
 
     @classmethod
-    def open(cls, path: Path, credentials: Credentials, memory_limit: str | None = None) -> Vault:
+    def open(
+        cls, path: Path, credentials: Credentials, memory_limit: str | None = None, *, verifying: bool = False
+    ) -> Vault:
+        """Open the vault. A key file whose seal disagrees with the database (a rollback, or files mixed from
+        different moments) is refused with TamperedError, except `verifying`, which opens it read-as-is so that
+        `audit verify` can name every problem (see `Vault.verify_audit`)."""
         path = Path(path)
         if not path.is_dir():
             raise VaultStateError(f"{path}: no vault here")
@@ -199,6 +209,13 @@ class Vault:
                             migrations.apply(con, m)
                         con.execute("COMMIT")
                     audit.reconcile_pending(con, path, vault_keys.derive("audit-head"), keyfile.vault_id)
+                    seal_problem = None
+                    try:
+                        keyfile = check_seal(con, path, keyfile, vault_keys)
+                    except TamperedError as exc:
+                        if not verifying:
+                            raise
+                        seal_problem = exc.message
                     # Views change only with the schema (migrations, new tables) and with corrections, which
                     # refresh them when recorded; rebuilding them on every open would cost every command.
                     if pend or not subjects.views_current(con):
@@ -211,8 +228,14 @@ class Vault:
             _release_lock(lock)
             raise
         vault = cls(path, con, vault_keys, keyfile, credentials.user, role, lock)
+        vault.seal_problem = seal_problem
 
-        warning = retention_warning(vault.study)
+        try:
+            with translate_errors(path):
+                warning = retention_warning(vault.study)
+        except BaseException:
+            vault.close()
+            raise
         if warning:
             notices.emit(warning)
         return vault
@@ -263,6 +286,8 @@ class Vault:
         """One all-or-nothing unit of work. Audit entries appended inside commit with it."""
         if self._in_tx:
             raise RuntimeError("transactions do not nest")
+        if self.seal_problem:
+            raise TamperedError(self.seal_problem)  # never seal over a rollback
         self._in_tx = True
         before = audit.last(self.con)
         head_key = self.keys.derive("audit-head")
@@ -280,8 +305,13 @@ class Vault:
                         self.con.execute("ROLLBACK")
                     (self.path / audit.PENDING_FILE).unlink(missing_ok=True)
                     raise
+                private_modes(self.path)  # the WAL is created by the first write after an open
                 if after != before:
                     (self.path / audit.PENDING_FILE).replace(self.path / audit.HEAD_FILE)
+                    # Last, and only after the commit: a crash before this leaves the key file one commit
+                    # behind, which the next open recognises (a prefix of the chain) and brings forward.
+                    self.keyfile = keymod.sealed(self.keyfile, self.keys, after[0], after[1])
+                    keymod.write_keyfile(self.path, self.keyfile)
         finally:
             self._in_tx = False
 
@@ -291,9 +321,25 @@ class Vault:
             raise RuntimeError("audit entries are written inside a transaction")
         audit.append(self.con, self.actor, action, objects, counts)
 
-    def verify_audit(self) -> audit.AuditReport:
+    def verify_audit(self, expect: str | None = None) -> audit.AuditReport:
+        """The audit chain against the authenticated head and the key file's seal, after reading every block of
+        the database (damage anywhere raises TamperedError); with `expect`, also against a head kept outside."""
+        try:
+            read_every_block(self.con)
+        except duckdb.Error:
+            raise damaged(self.path) from None
         with translate_errors(self.path):
-            return audit.verify(self.con, self.path, self.keys.derive("audit-head"), self.vault_id)
+            report = audit.verify(self.con, self.path, self.keys.derive("audit-head"), self.vault_id)
+            if self.seal_problem and report.ok:  # the chain's own problems already explain a disagreeing seal
+                report.problems.append(self.seal_problem)
+            if expect is not None:
+                report.problems += audit.check_expected(self.con, self.vault_id, expect)
+        return report
+
+    def head(self) -> str:
+        """The current head as one token to keep outside the vault: `audit verify --expect` checks against it."""
+        count, head = audit.last(self.con)
+        return audit.format_head(self.vault_id, count, head)
 
     # -- users ----------------------------------------------------------------------------------------
 
@@ -339,11 +385,45 @@ class Vault:
             with self.transaction() as con:
                 yield con
                 keymod.write_keyfile(self.path, new_keyfile)
+                self.keyfile = new_keyfile  # the commit then seals this one
         except BaseException:
+            self.keyfile = old_keyfile
             with contextlib.suppress(Exception):
                 keymod.write_keyfile(self.path, old_keyfile)
             raise
-        self.keyfile = new_keyfile
+
+
+def check_seal(
+    con: duckdb.DuckDBPyConnection, path: Path, keyfile: keymod.KeyFile, keys: keymod.VaultKeys
+) -> keymod.KeyFile:
+    """The key file's seal must name an entry of the database's audit chain: the last one, or (after a crash
+    between the commit and the key file's rewrite) an earlier one, which is then brought forward. A seal ahead
+    of the database, or naming another chain, means files from different moments: TamperedError."""
+    count, head = audit.last(con)
+    seal = keymod.seal_of(keyfile, keys)
+    if seal is None:
+        marked = con.execute("SELECT 1 FROM meta WHERE key = ?", [SEALED_MARKER]).fetchone()
+        if marked is not None:
+            raise TamperedError(f"{path}: keys.json lost its record of the latest commit (an older or edited copy)")
+        # A vault made before seals existed: mark it, so that a seal removed later is noticed.
+        con.execute("BEGIN TRANSACTION")
+        con.execute("INSERT INTO meta VALUES (?, '1')", [SEALED_MARKER])
+        con.execute("COMMIT")
+    else:
+        sealed_count, sealed_head = seal
+        if sealed_count > count:
+            raise TamperedError(
+                f"{path}: the database and audit head are older than keys.json (entry {count} of {sealed_count}):"
+                " a rollback, or files from different moments"
+            )
+        row = con.execute("SELECT hash FROM audit WHERE seq = ?", [sealed_count]).fetchone()
+        if row is None or str(row[0]) != sealed_head:
+            raise TamperedError(f"{path}: keys.json and the database record different histories (files were mixed)")
+        if sealed_count == count:
+            return keyfile
+    fresh = keymod.sealed(keyfile, keys, count, head)
+    keymod.write_keyfile(path, fresh)
+    return fresh
 
 
 def _check_user_name(name: str) -> None:

@@ -29,6 +29,7 @@ from cscvault.errors import (
     PermissionDenied,
     UsageError,
     VaultDestroyed,
+    VaultStateError,
 )
 from cscvault.web import auth
 from cscvault.web.auth import Forbidden, Guard, LoginRequired
@@ -131,6 +132,7 @@ _STATUS = (
     (UsageError, 400),
     (DataError, 422),
     (VaultDestroyed, 410),
+    (VaultStateError, 409),  # in use, locked, tampered, storage: a conflict with the vault's state, said plainly
 )
 
 
@@ -138,7 +140,7 @@ def error_status(exc: CscvaultError) -> int:
     for cls, status in _STATUS:
         if isinstance(exc, cls):
             return status
-    return 503  # the vault cannot be used right now (in use, locked, storage, integrity): try again later
+    return 500
 
 
 def _error_handlers(app: FastAPI) -> None:
@@ -215,16 +217,18 @@ def _session_routes(app: FastAPI) -> None:
         next: Annotated[str, Form(max_length=512)] = "/",
     ) -> Response:
         console: Console = request.app.state.console
+        if not auth.same_origin(request):
+            raise Forbidden("this form was sent from another site: open the console's own page and try again")
         cookie = request.cookies.get(auth.LOGIN_COOKIE, "")
         if not cookie or not secrets.compare_digest(cookie, csrf_token):
             raise Forbidden("the login form's security token is missing or out of date: reload the page")
         client = auth.client_address(request)
-        if console.limiter.blocked(user, client):
+        # The attempt is taken before the password is checked, atomically with the limit check (no race).
+        if not console.limiter.try_acquire(user, client):
             return _login_again(request, 429, "Too many failed attempts: wait five minutes and try again.", next)
         try:
             role = console.call(_open_for_login, console, api.Credentials(user, password))
         except AuthError:
-            console.limiter.failed(user, client)
             return _login_again(request, 401, "Wrong user name or password.", next)
         console.limiter.succeeded(user, client)
         session = console.sessions.create(api.Credentials(user, password), role)

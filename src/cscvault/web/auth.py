@@ -96,7 +96,16 @@ class SessionStore:
 
 
 class LoginLimiter:
-    """At most LOGIN_FAILURES failed logins per (user, client address) in a sliding window."""
+    """At most `failures` failed logins per (user, client address), and `failures * SPREAD` per user from all
+    addresses and per address for all users, in a sliding window.
+
+    `try_acquire` takes an attempt and checks the limits in one locked step, before the password is checked, so
+    parallel guesses cannot all pass the check first (a race the old check-then-record order allowed). A success
+    gives its attempt back. Nothing outlives the window: a tripped limit locks a user out for `window` seconds
+    at most, and the right password works again after it.
+    """
+
+    SPREAD = 4
 
     def __init__(
         self,
@@ -116,18 +125,56 @@ class LoginLimiter:
             times.popleft()
         return times
 
+    def _keys(self, user: str, client: str) -> tuple[tuple[tuple[str, str], int], ...]:
+        wide = self.failures * self.SPREAD
+        return (((user, client), self.failures), ((user, "\x00any"), wide), (("\x00any", client), wide))
+
+    def _blocked(self, user: str, client: str, now: float) -> bool:
+        return any(len(self._recent(key, now)) >= limit for key, limit in self._keys(user, client))
+
     def blocked(self, user: str, client: str) -> bool:
         with self._lock:
-            return len(self._recent((user, client), self.clock())) >= self.failures
+            return self._blocked(user, client, self.clock())
+
+    def try_acquire(self, user: str, client: str) -> bool:
+        """False when a limit is reached; else record this attempt as a failure (until `succeeded`)."""
+        with self._lock:
+            now = self.clock()
+            if self._blocked(user, client, now):
+                return False
+            for key, _ in self._keys(user, client):
+                self._recent(key, now).append(now)
+            return True
 
     def failed(self, user: str, client: str) -> None:
         with self._lock:
             now = self.clock()
-            self._recent((user, client), now).append(now)
+            for key, _ in self._keys(user, client):
+                self._recent(key, now).append(now)
 
     def succeeded(self, user: str, client: str) -> None:
+        """The attempt taken by `try_acquire` was right: forget this (user, client)'s failures, give it back."""
         with self._lock:
+            now = self.clock()
             self._seen.pop((user, client), None)
+            for key, _ in self._keys(user, client)[1:]:
+                times = self._recent(key, now)
+                if times:
+                    times.pop()
+
+
+def same_origin(request: Request) -> bool:
+    """A state-changing request must come from the console's own pages: its Origin (or, without one, its
+    Referer) must be this console's scheme://host:port. Browsers send Origin on every cross-site POST; a
+    request carrying neither header is not from a browser page, which is what cross-site forgery needs."""
+    own = f"{request.url.scheme}://{request.url.netloc}"
+    origin = request.headers.get("origin")
+    if origin is not None:
+        return origin == own
+    referer = request.headers.get("referer")
+    if referer is not None:
+        return referer == own or referer.startswith(own + "/")
+    return True
 
 
 class LoginRequired(Exception):
@@ -163,6 +210,8 @@ class Guard:
             allowed = " or ".join(self.roles)
             raise Forbidden(f"your role ({session.role}) may not open this page; it needs {allowed}")
         if request.method not in ("GET", "HEAD"):
+            if not same_origin(request):
+                raise Forbidden("this form was sent from another site: open the console's own page and try again")
             form = await request.form()
             sent = form.get(CSRF_FIELD)
             if not isinstance(sent, str) or not secrets.compare_digest(sent, session.csrf):

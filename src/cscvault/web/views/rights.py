@@ -15,6 +15,7 @@ from fastapi import APIRouter, Form, Path, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from cscvault import api, clock
+from cscvault.errors import UsageError
 from cscvault.web.auth import current_session
 from cscvault.web.console import Console
 from cscvault.web.pages import paginate, render, route
@@ -61,6 +62,18 @@ def new_form(request: Request) -> HTMLResponse:
     return render(request, "rights_new.html", session, las=las, types=api.TYPES, today=clock.today())
 
 
+EARLIEST_DATE = dt.date(2019, 1, 1)  # before any trial data: a typo, not a request date
+
+
+def _check_dates(**dates: dt.date | None) -> None:
+    """Console dates are events that have happened: not after today, not before 2019 (a typed 2099 would
+    otherwise issue an id of that year and a deadline decades away)."""
+    today = dt.date.today()
+    for name, value in dates.items():
+        if value is not None and not (EARLIEST_DATE <= value <= today):
+            raise UsageError(f"{name} must be between {EARLIEST_DATE.isoformat()} and today ({today.isoformat()})")
+
+
 @route(router, "POST", "/rights/new", DPO)
 def open_request(
     request: Request,
@@ -71,6 +84,7 @@ def open_request(
     identified: Annotated[dt.date | None, Form()] = None,
     requester_ref: Annotated[str | None, Form(max_length=64)] = None,
 ) -> Response:
+    _check_dates(received=received, identified=identified)
     console = _console(request)
     session = current_session(request)
     created = console.call(
@@ -111,6 +125,7 @@ def show(request: Request, request_id: RequestId) -> HTMLResponse:
 
 @route(router, "POST", "/rights/{request_id}/identify", DPO)
 def identify(request: Request, request_id: RequestId, on: Annotated[dt.date, Form()]) -> Response:
+    _check_dates(identified=on)
     console = _console(request)
     session = current_session(request)
     console.call(api.rights_identify, console.vault_path, session.credentials, request_id, on)
@@ -125,6 +140,7 @@ def clarification(
     asked: Annotated[dt.date, Form()],
     answered: Annotated[dt.date, Form()],
 ) -> Response:
+    _check_dates(asked=asked, answered=answered)
     console = _console(request)
     session = current_session(request)
     console.call(api.rights_clarification, console.vault_path, session.credentials, request_id, asked, answered)
@@ -140,6 +156,7 @@ def extend(
     notice: Annotated[dt.date, Form()],
     reason: Text,
 ) -> Response:
+    _check_dates(notice=notice)
     console = _console(request)
     session = current_session(request)
     console.call(api.rights_extend, console.vault_path, session.credentials, request_id, months, notice, reason)

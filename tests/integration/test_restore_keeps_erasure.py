@@ -1,0 +1,172 @@
+"""An erasure is a property of the child, not of a copy: no restore brings an erased child back, and the rights
+register made after the backup survives both restore paths (through the CLI, as a DPO and an admin would)."""
+
+from __future__ import annotations
+
+import csv
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+from pyrage import x25519
+
+from cscvault import api
+from cscvault.ingest.pipeline import la_from_path
+from cscvault.study import load_study
+from cscvault.synth.generate import generate
+from cscvault.vault import Credentials
+from tests.helpers import PASSWORD, open_raw_vault
+
+ADMIN = Credentials("admin", PASSWORD)
+DPO_PASSWORD = "dpo password 12345"
+CHILD_TABLES = ("children", "referrals", "assessments", "cla_episodes", "attendance_terms", "fsm_pupil_premium")
+
+
+def _main(
+    args: list[str], capsys: pytest.CaptureFixture[str], monkeypatch, user: str = "admin"
+) -> tuple[int, str, str]:
+    from cscvault.cli import main
+
+    monkeypatch.setenv("CSCVAULT_USER", user)
+    monkeypatch.setenv("CSCVAULT_PASSWORD", DPO_PASSWORD if user == "dee" else PASSWORD)
+    with pytest.raises(SystemExit) as exc:
+        main(args)
+    out = capsys.readouterr()
+    return int(exc.value.code or 0), out.out, out.err
+
+
+def _counts(vault: Path, key: str) -> tuple[dict[str, int], int]:
+    """Rows per child table in total, and the rows held about one child."""
+    with open_raw_vault(vault, ADMIN) as v:
+        total = {t: int(v.con.execute(f"SELECT count(*) FROM main.{t}").fetchone()[0]) for t in CHILD_TABLES}
+        mine = sum(
+            int(v.con.execute(f"SELECT count(*) FROM main.{t} WHERE child_key = ?", [key]).fetchone()[0])
+            for t in CHILD_TABLES
+        )
+    return total, mine
+
+
+def _requests(vault: Path) -> list[tuple[str, str]]:
+    with open_raw_vault(vault, ADMIN) as v:
+        return [
+            (str(r[0]), str(r[1])) for r in v.con.execute("SELECT request_id, type FROM requests ORDER BY 1").fetchall()
+        ]
+
+
+@pytest.fixture(scope="module")
+def setup(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str, str]:
+    """A vault with one LA's returns loaded and a DPO; returns (vault, LA code, one LA child id)."""
+    root = tmp_path_factory.mktemp("erasure")
+    summary = generate(root / "synth", seed=9, children=150)
+    files = sorted(p for p in summary.returns_dir.rglob("*") if p.is_file())
+    la = la_from_path(files[0], load_study())
+    assert la is not None
+    mine = [p for p in files if la_from_path(p, load_study()) == la]
+    vault = api.init_vault(root / "v", PASSWORD).path
+    api.ingest(vault, ADMIN, mine)
+    api.add_user(vault, ADMIN, "dee", "dpo", DPO_PASSWORD)
+    headers = [p for p in mine if p.name == "header.csv" and "903" in str(p)]
+    with max(headers, key=lambda p: p.stat().st_size).open(newline="") as fh:
+        child = next(csv.DictReader(fh))["CHILD"]
+    return vault, load_study().la(la).ons_code, child
+
+
+def _erase(vault: Path, la: str, child: str, capsys, monkeypatch) -> str:
+    code, out, err = _main(
+        [
+            "rights",
+            "open",
+            str(vault),
+            "--type",
+            "erasure",
+            "--la",
+            la,
+            "--child-id",
+            child,
+            "--received",
+            "2026-01-02",
+            "--identified",
+            "2026-01-05",
+        ],
+        capsys,
+        monkeypatch,
+        user="dee",
+    )
+    assert code == 0, err
+    rid = out.strip()
+    code, out, err = _main(["rights", "act", str(vault), rid], capsys, monkeypatch, user="dee")
+    assert code == 0 and "erased" in out, err
+    return rid
+
+
+@pytest.mark.parametrize("replace", [False, True])
+def test_restore_never_brings_an_erased_child_back_and_keeps_the_register(
+    setup: tuple[Path, str, str], tmp_path: Path, capsys, monkeypatch, replace: bool
+) -> None:
+    vault = tmp_path / "v"
+    shutil.copytree(setup[0], vault)
+    la, child = setup[1], setup[2]
+    with open_raw_vault(vault, ADMIN) as v:
+        key = v.child_key(la, child)
+    before, held = _counts(vault, key)
+    assert held > 0
+    offline = x25519.Identity.generate()
+    (tmp_path / "offline.key").write_text(f"{offline}\n")
+    (tmp_path / "b").mkdir()
+    code, out, err = _main(
+        ["backup", str(vault), "--to", str(tmp_path / "b"), "--recipient", str(offline.to_public()), "--json"],
+        capsys,
+        monkeypatch,
+    )
+    assert code == 0, err
+    backup = json.loads(out)["backup"]
+    rid = _erase(vault, la, child, capsys, monkeypatch)
+    # Later work: another request, whose id must not be issued twice after the restore.
+    target = vault if replace else tmp_path / "new"
+    args = ["restore", backup, "--to", str(target), "--identity", str(tmp_path / "offline.key")]
+    if replace:
+        args.append("--replace")
+    else:
+        later = ["backup", str(vault), "--to", str(tmp_path / "b")]
+        code, _, err = _main(later, capsys, monkeypatch)
+        assert code == 0, err
+        # A later backup the restore cannot read may hold erasures: refused, nothing made.
+        code, _, err = _main(args, capsys, monkeypatch)
+        assert code == 5 and "cannot be read" in err and not target.exists()
+        # Only a second person with the dpo role can accept that loss, and it is audited.
+        forced = tmp_path / "forced"
+        override = ["restore", backup, "--to", str(forced), "--identity", str(tmp_path / "offline.key")]
+        monkeypatch.setenv("CSCVAULT_SECOND_PASSWORD", PASSWORD)
+        code, _, err = _main([*override, "--i-accept-data-loss", "admin"], capsys, monkeypatch)
+        assert code == 4 and not forced.exists(), err
+        monkeypatch.setenv("CSCVAULT_SECOND_PASSWORD", DPO_PASSWORD)
+        code, _, err = _main([*override, "--i-accept-data-loss", "dee"], capsys, monkeypatch)
+        assert code == 0 and "accepted by dee" in err, err
+        with open_raw_vault(forced, ADMIN) as v:
+            entry = v.con.execute("SELECT objects FROM audit WHERE action = 'vault.restore'").fetchone()
+        assert entry is not None and json.loads(entry[0])["override_by"] == "dee"
+        Path(json.loads(_main([*later, "--json"], capsys, monkeypatch)[1])["backup"]).unlink()
+        for f in (tmp_path / "b").glob("*.age"):
+            if f.name != Path(backup).name:
+                f.unlink()
+        code, _, err = _main([*later, "--recipient", str(offline.to_public())], capsys, monkeypatch)
+        assert code == 0, err  # the later backup is the ledger a restore into a new folder reads
+    code, out, err = _main(args, capsys, monkeypatch)
+    assert code == 0, err
+    assert "Re-applied 1 erasure" in out
+    after, held_after = _counts(target, key)
+    assert held_after == 0
+    assert sum(after.values()) == sum(before.values()) - held
+    assert (rid, "erasure") in _requests(target)
+    # An access request about the child now finds nothing held; its id follows the erasure request's.
+    code, out, err = _main(
+        ["rights", "open", str(target), "--type", "access", "--la", la, "--child-id", child], capsys, monkeypatch, "dee"
+    )
+    assert code == 0, err
+    new_id = out.strip()
+    assert new_id != rid and new_id > rid
+    code, out, _ = _main(["rights", "show", str(target), new_id, "--json"], capsys, monkeypatch, "dee")
+    assert json.loads(out)["child_held"] is False
+    code, _, _ = _main(["audit", "verify", str(target)], capsys, monkeypatch)
+    assert code == 0

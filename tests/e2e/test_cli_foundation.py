@@ -105,13 +105,13 @@ def test_notice_formats() -> None:
 
 def test_demo_runs_and_can_be_rerun(tmp_path: Path) -> None:
     out = tmp_path / "demo"
-    first = run_cli("demo", "--out", str(out), "--children", "800", password=None, timeout=900)
+    first = run_cli("demo", "--out", str(out), "--children", "800", password=None)
     assert first.returncode == 0, first.stderr
     assert "Generated password" in first.stdout
     assert "Primary odds ratio of care within 18 months" in first.stdout
     assert (out / "vault" / "keys.json").is_file()
     assert (out / "analysis" / "report.html").is_file()
-    second = run_cli("demo", "--out", str(out), "--children", "800", timeout=900)
+    second = run_cli("demo", "--out", str(out), "--children", "800")
     assert second.returncode == 0, second.stderr
     assert "Generated password" not in second.stdout
     # It never overwrites a folder that is not a demo.

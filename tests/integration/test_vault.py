@@ -28,7 +28,7 @@ from cscvault.errors import (
     VaultStateError,
 )
 from cscvault.vault import Credentials, Vault
-from tests.helpers import PASSWORD, files_containing, run_cli
+from tests.helpers import HANG_GUARD_SECONDS, PASSWORD, files_containing, run_cli
 
 ADMIN = Credentials("admin", PASSWORD)
 
@@ -333,7 +333,7 @@ def test_read_only_directory(tmp_path: Path) -> None:
         capture_output=True,
         text=True,
         stdin=subprocess.DEVNULL,
-        timeout=120,
+        timeout=HANG_GUARD_SECONDS,
         check=False,
     )
     ro.chmod(0o755)
@@ -362,7 +362,7 @@ def test_full_disk_is_a_clear_error_and_leaves_nothing(tmp_path: Path, limit: in
     queue: multiprocessing.Queue[str] = ctx.Queue()
     proc = ctx.Process(target=_init_with_file_size_limit, args=(str(tmp_path / "v"), limit, queue))
     proc.start()
-    outcome = queue.get(timeout=120)
+    outcome = queue.get(timeout=HANG_GUARD_SECONDS)
     proc.join(30)
     assert outcome.startswith("StorageError: "), outcome
     assert "disk full" in outcome or "cannot write" in outcome

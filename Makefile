@@ -18,8 +18,10 @@ demo: $(STAMP)
 
 # Browser tests drive Debian's chromium (/usr/bin/chromium) and skip, saying so, where it is not installed;
 # .ci/run installs it. Live-R tests (-m r) and long validation (-m slow) are not part of `make test`.
+# It runs on every core (pytest-xdist); --dist loadscope keeps each module on one worker, so a module-scoped
+# vault or synthetic trial is built once.
 test: $(STAMP)
-	$(BIN)/python -m pytest -q -m "not slow and not r"
+	$(BIN)/python -m pytest -q -n auto --dist loadscope -m "not slow and not r"
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks

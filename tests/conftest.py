@@ -2,28 +2,19 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
 
-REPO = Path(__file__).resolve().parents[1]
+from tests.public_data import TEST_DATA
 
-
-def _find_shared() -> Path | None:
-    """The development-only shared/ folder: $CSCVAULT_SHARED, or ../shared beside the checkout."""
-    env = os.environ.get("CSCVAULT_SHARED")
-    candidates = [Path(env)] if env else []
-    candidates += [REPO.parent / "shared", REPO.parent.parent / "shared"]
-    for c in candidates:
-        if (c / "design").is_dir() or (c / "fixtures").is_dir():
-            return c
-    return None
+# Hypothesis' default 200 ms deadline per example fails property tests on a loaded machine for slowness alone.
+settings.register_profile("cscvault", deadline=None)
+settings.load_profile("cscvault")
 
 
 @pytest.fixture(scope="session")
-def shared_dir() -> Path:
-    found = _find_shared()
-    if found is None:
-        pytest.skip("the development-only shared/ folder is not beside this checkout")
-    return found
+def test_data() -> Path:
+    """The small public files committed under tests/data (each folder has its licence and SOURCE.md)."""
+    return TEST_DATA

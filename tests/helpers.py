@@ -1,7 +1,9 @@
-"""Helpers shared by tests: running the CLI in a subprocess, scanning files for planted values."""
+"""Helpers shared by tests: running the CLI (in-process or in a subprocess), scanning files for planted values."""
 
 from __future__ import annotations
 
+import contextlib
+import io
 import os
 import subprocess
 import sys
@@ -10,6 +12,10 @@ from pathlib import Path
 from cscvault.vault.store import Credentials, Vault
 
 PASSWORD = "correct horse battery staple"
+
+# Only a guard against a hung child process: a shared, loaded machine can take minutes to start Python and run a
+# command, so no test should fail for being slow.
+HANG_GUARD_SECONDS = 1800
 
 
 def open_raw_vault(path: Path, credentials: Credentials, memory_limit: str | None = None) -> Vault:
@@ -23,7 +29,7 @@ def run_cli(
     password: str | None = PASSWORD,
     env: dict[str, str] | None = None,
     cwd: Path | None = None,
-    timeout: float = 120,
+    timeout: float = HANG_GUARD_SECONDS,
 ) -> subprocess.CompletedProcess[str]:
     """Run `python -m cscvault ARGS` with no terminal (passwords come from the environment)."""
     full_env = {k: v for k, v in os.environ.items() if not k.startswith("CSCVAULT_")}
@@ -40,6 +46,37 @@ def run_cli(
         timeout=timeout,
         check=False,
     )
+
+
+def cli_in_process(
+    *args: str,
+    password: str | None = PASSWORD,
+    env: dict[str, str] | None = None,
+) -> subprocess.CompletedProcess[str]:
+    """Run `cscvault ARGS` through `cscvault.cli.main` in this process, with the same environment rules, exit code
+    and captured output as `run_cli`. A subprocess costs seconds of imports on a loaded machine and adds nothing
+    where the test is about a command's behaviour; keep `run_cli` for what only a real process shows (no
+    terminal, the entry point itself)."""
+    from cscvault.cli import main
+
+    saved = dict(os.environ)
+    out, err = io.StringIO(), io.StringIO()
+    try:
+        for name in [k for k in os.environ if k.startswith("CSCVAULT_")]:
+            del os.environ[name]
+        if password is not None:
+            os.environ["CSCVAULT_PASSWORD"] = password
+        os.environ.update(env or {})
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            try:
+                main(list(args))
+                code = 0
+            except SystemExit as exc:
+                code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+    return subprocess.CompletedProcess(["cscvault", *args], code, out.getvalue(), err.getvalue())
 
 
 def files_containing(root: Path, needles: list[bytes]) -> list[tuple[Path, bytes]]:

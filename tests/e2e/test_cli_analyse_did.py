@@ -9,7 +9,7 @@ from tests.helpers import run_cli
 
 
 def test_analyse_plan_did_needs_no_vault(tmp_path: Path) -> None:
-    proc = run_cli("analyse", "--plan", "did", "--out", str(tmp_path / "did"), "--json", password=None, timeout=900)
+    proc = run_cli("analyse", "--plan", "did", "--out", str(tmp_path / "did"), "--json", password=None)
     assert proc.returncode == 0, proc.stderr
     doc = json.loads(proc.stdout)
     assert {r["outcome"] for r in doc["headline"]} and doc["rows"] > 0

@@ -9,7 +9,7 @@ import pytest
 
 from cscvault import api, audit
 from cscvault.vault import Credentials
-from tests.helpers import PASSWORD, open_raw_vault, run_cli
+from tests.helpers import PASSWORD, cli_in_process, open_raw_vault
 
 ADMIN = Credentials("admin", PASSWORD)
 
@@ -40,7 +40,7 @@ def test_honest_vault_verifies(vault: Path) -> None:
     report = _verify(vault)
     assert report.ok, report.problems
     assert report.entries == report.head_entries == 9
-    proc = run_cli("audit", "verify", str(vault))
+    proc = cli_in_process("audit", "verify", str(vault))
     assert proc.returncode == 0
     assert "intact: 9 entries" in proc.stdout
 
@@ -49,7 +49,7 @@ def test_edited_entry_is_named(vault: Path) -> None:
     _tamper(vault, "UPDATE audit SET counts = '{\"rows\":999}' WHERE seq = 4")
     report = _verify(vault)
     assert report.problems == ["entry 4 (test.step) was edited: its hash does not match its content"]
-    proc = run_cli("audit", "verify", str(vault))
+    proc = cli_in_process("audit", "verify", str(vault))
     assert proc.returncode == 5
     assert "entry 4 (test.step) was edited" in proc.stderr
 
@@ -105,7 +105,7 @@ def test_truncated_chain_is_detected(vault: Path) -> None:
     _tamper(vault, "DELETE FROM audit WHERE seq >= 7")
     report = _verify(vault)
     assert report.problems == ["the chain was truncated: it ends at entry 6 but the head records 9 entries"]
-    proc = run_cli("audit", "verify", str(vault), "--json")
+    proc = cli_in_process("audit", "verify", str(vault), "--json")
     assert proc.returncode == 5
     doc = json.loads(proc.stdout)
     assert doc["ok"] is False

@@ -15,7 +15,7 @@ import pytest
 from cscvault import api
 from cscvault.synth.generate import generate
 from cscvault.vault import Credentials
-from tests.helpers import PASSWORD, open_raw_vault, run_cli
+from tests.helpers import PASSWORD, cli_in_process, open_raw_vault, run_cli
 
 ADMIN = Credentials("admin", PASSWORD)
 CHILD_TABLES = (
@@ -57,7 +57,7 @@ def test_ingest_is_idempotent_and_reports_quality(tmp_path: Path, returns: Path)
     assert again.loaded == 0
     assert again.skipped == len(again.deliveries)
     assert _counts(vault) == counts
-    proc = run_cli("quality", str(vault), "--json")
+    proc = cli_in_process("quality", str(vault), "--json")
     assert proc.returncode == 0, proc.stderr
     doc = json.loads(proc.stdout)
     d = doc["deliveries"][0]

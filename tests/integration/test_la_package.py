@@ -16,6 +16,7 @@ from cscvault.errors import AuthError, DataError, TamperedError, UsageError
 from cscvault.la import build_package, extracted_package, looks_like_package, open_package, read_package
 from cscvault.study import load_study
 from tests.helpers import open_raw_vault
+from tests.public_data import format_fixture_files
 
 CIN = "csc-validator-be-cin/CIN_Census_2024.xml"
 HEADER_903 = "liia-tools-pipeline/SSDA903_2020_header.csv"
@@ -120,10 +121,10 @@ def test_wrong_identity_or_damaged_ciphertext_fails_in_one_line(tmp_path: Path) 
 
 
 def test_cli_package_of_fixtures_counts_rows_and_ingest_side_opens_it(
-    shared_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    test_data: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     ident = x25519.Identity.generate()
-    files = [shared_dir / "fixtures" / CIN, shared_dir / "fixtures" / HEADER_903]
+    files = [test_data / CIN, test_data / HEADER_903]
     args = ["la", "package", *map(str, files), "--recipient", str(ident.to_public()), "--out", str(tmp_path / "p.age")]
     code, out, err = _main([*args, "--la", "Telford and Wrekin"], capsys)
     assert code == 3 and "--allow-errors" in err and not (tmp_path / "p.age").exists()  # the CIN sample breaks rules
@@ -138,9 +139,9 @@ def test_cli_package_of_fixtures_counts_rows_and_ingest_side_opens_it(
 
 
 def test_la_check_on_every_fixture_names_identifier_columns_without_values(
-    shared_dir: Path, capsys: pytest.CaptureFixture[str]
+    test_data: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    fixtures = sorted(p for p in (shared_dir / "fixtures").rglob("*") if p.is_file() and p.suffix != ".md")
+    fixtures = format_fixture_files()
     code, out, err = _main(["la", "check", *map(str, fixtures), "--la", "Walsall", "--json"], capsys)
     assert code == 3 and "error(s)" in err  # the public fixtures carry identifiers and invalid codes
     doc = json.loads(out)
@@ -149,7 +150,7 @@ def test_la_check_on_every_fixture_names_identifier_columns_without_values(
     assert "UPN" in by_name["CIN_Census_2024.xml"]["identifier_columns"]
     assert "PersonBirthDate" in by_name["CIN_Census_2024.xml"]["identifier_columns"]
     # The CIN fixture's child ids and postcodes must not be echoed back.
-    text = (shared_dir / "fixtures" / CIN).read_text(encoding="utf-8", errors="replace")
+    text = (test_data / CIN).read_text(encoding="utf-8", errors="replace")
     for tag in ("LAchildID", "PostCode"):
         for chunk in text.split(f"<{tag}>")[1:3]:
             value = chunk.split("<", 1)[0].strip()

@@ -19,7 +19,7 @@ from cscvault import api
 from cscvault.errors import PermissionDenied, UsageError
 from cscvault.study import default_study_path
 from cscvault.vault import Credentials
-from tests.helpers import PASSWORD, open_raw_vault, run_cli
+from tests.helpers import PASSWORD, cli_in_process, open_raw_vault
 
 ADMIN = Credentials("admin", PASSWORD)
 DPO = Credentials("dee", "dpo password 123")
@@ -211,7 +211,7 @@ def test_nothing_identifies_the_child_in_audit_or_output(vault: Path, tmp_path: 
         ("restriction", []),
     ):
         la_id = IDS[20 + len(outputs)]
-        opened = run_cli(
+        opened = cli_in_process(
             "rights",
             "open",
             str(vault),
@@ -230,15 +230,15 @@ def test_nothing_identifies_the_child_in_audit_or_output(vault: Path, tmp_path: 
         )
         assert opened.returncode == 0, opened.stderr
         rid = opened.stdout.strip()
-        shown = run_cli("rights", "show", str(vault), rid, "--json", password=DPO.secret, env=env)
+        shown = cli_in_process("rights", "show", str(vault), rid, "--json", password=DPO.secret, env=env)
         doc = json.loads(shown.stdout)
         assert doc["state"] == "in_progress"
         assert doc["due_date"] == "2026-02-05"
         assert doc["child_held"] is True
-        acted = run_cli("rights", "act", str(vault), rid, *extra, password=DPO.secret, env=env)
+        acted = cli_in_process("rights", "act", str(vault), rid, *extra, password=DPO.secret, env=env)
         assert acted.returncode == 0, acted.stderr
         outputs += [opened.stdout + opened.stderr, shown.stdout, acted.stdout + acted.stderr]
-    listed = run_cli("rights", "list", str(vault), "--json", password=DPO.secret, env=env)
+    listed = cli_in_process("rights", "list", str(vault), "--json", password=DPO.secret, env=env)
     outputs.append(listed.stdout)
     with open_raw_vault(vault, ADMIN) as v:
         keys = [v.child_key(WALSALL, i) for i in IDS]
@@ -261,5 +261,5 @@ def test_complaints_carry_the_ico_route(vault: Path) -> None:
     assert closed.closed == dt.date(2026, 4, 1)
     assert "0303 123 1113" in response
     assert [c.complaint_id for c in api.complaint_list(vault, DPO)] == [complaint.complaint_id]
-    proc = run_cli("complaint", "list", str(vault), "--json", password=DPO.secret, env={"CSCVAULT_USER": "dee"})
+    proc = cli_in_process("complaint", "list", str(vault), "--json", password=DPO.secret, env={"CSCVAULT_USER": "dee"})
     assert json.loads(proc.stdout)[0]["ack_due"] == "2026-03-31"

@@ -45,9 +45,9 @@ def test_layout_truth_beside_returns(out):
     assert listed == written
 
 
-def test_cin_xml_has_fixture_element_paths(out, shared_dir):
+def test_cin_xml_has_fixture_element_paths(out, test_data):
     fixtures = set()
-    for f in sorted((shared_dir / "fixtures" / "csc-validator-be-cin").glob("*.xml")):
+    for f in sorted((test_data / "csc-validator-be-cin").glob("*.xml")):
         fixtures |= _paths(f)
     ours = set()
     files = sorted((out / "returns").glob("*/cin/*.xml"))
@@ -89,8 +89,8 @@ def _header(path: Path) -> list[str]:
     return next(csv.reader([text.splitlines()[0]]))
 
 
-def test_903_headers_equal_fixture_headers(out, shared_dir):
-    fixtures = shared_dir / "fixtures" / "csc-validator-be-903"
+def test_903_headers_equal_fixture_headers(out, test_data):
+    fixtures = test_data / "csc-validator-be-903"
     years = sorted((out / "returns" / "walsall" / "ssda903").iterdir())
     assert next(y.name for y in years) == "2019-20" and [y.name for y in years][-1] == "2025-26"
     for year in years:

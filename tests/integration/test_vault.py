@@ -28,7 +28,7 @@ from cscvault.errors import (
     VaultStateError,
 )
 from cscvault.vault import Credentials, Vault
-from tests.helpers import PASSWORD, files_containing, open_raw_vault, run_cli
+from tests.helpers import HANG_GUARD_SECONDS, PASSWORD, cli_in_process, files_containing, open_raw_vault
 
 ADMIN = Credentials("admin", PASSWORD)
 
@@ -99,7 +99,7 @@ def test_no_plaintext_anywhere_after_writing_canaries(tmp_path: Path) -> None:
 
 def test_wrong_password_is_one_line_exit_4(vault: tuple[Path, str]) -> None:
     path, _ = vault
-    proc = run_cli("audit", "verify", str(path), password="not the password at all")
+    proc = cli_in_process("audit", "verify", str(path), password="not the password at all")
     assert proc.returncode == 4
     assert proc.stderr.strip().count("\n") == 0
     assert "wrong password" in proc.stderr
@@ -124,7 +124,7 @@ def test_flipped_byte_in_a_used_block_is_tampering_exit_5(vault: tuple[Path, str
     off = _first_data_block_offset(path)
     data[off] ^= 0x01
     db.write_bytes(bytes(data))
-    proc = run_cli("audit", "verify", str(path))
+    proc = cli_in_process("audit", "verify", str(path))
     assert proc.returncode == 5, proc.stderr
     assert "tamper" in proc.stderr
     assert proc.stderr.strip().count("\n") == 0
@@ -133,7 +133,7 @@ def test_flipped_byte_in_a_used_block_is_tampering_exit_5(vault: tuple[Path, str
 def _hold_vault(path: str, ready: multiprocessing.synchronize.Event, done: multiprocessing.synchronize.Event) -> None:
     with open_raw_vault(Path(path), ADMIN):
         ready.set()
-        done.wait(60)
+        done.wait(HANG_GUARD_SECONDS)
 
 
 def test_second_process_gets_in_use_exit_5(vault: tuple[Path, str]) -> None:
@@ -143,8 +143,8 @@ def test_second_process_gets_in_use_exit_5(vault: tuple[Path, str]) -> None:
     holder = ctx.Process(target=_hold_vault, args=(str(path), ready, done))
     holder.start()
     try:
-        assert ready.wait(60)
-        proc = run_cli("audit", "verify", str(path))
+        assert ready.wait(HANG_GUARD_SECONDS)
+        proc = cli_in_process("audit", "verify", str(path))
         assert proc.returncode == 5
         assert "in use" in proc.stderr
         with pytest.raises(VaultInUse):
@@ -152,7 +152,7 @@ def test_second_process_gets_in_use_exit_5(vault: tuple[Path, str]) -> None:
     finally:
         done.set()
         holder.join(30)
-    assert run_cli("audit", "verify", str(path)).returncode == 0
+    assert cli_in_process("audit", "verify", str(path)).returncode == 0
 
 
 def test_recovery_code_opens_the_vault_and_resets_a_password(vault: tuple[Path, str]) -> None:
@@ -290,7 +290,7 @@ def test_not_a_vault(tmp_path: Path) -> None:
     (tmp_path / "junk" / "keys.json").write_text('{"format": "something-else"}')
     with pytest.raises(VaultStateError, match="not a cscvault vault"):
         Vault.open(tmp_path / "junk", ADMIN)
-    proc = run_cli("audit", "verify", str(tmp_path / "nothing-here"))
+    proc = cli_in_process("audit", "verify", str(tmp_path / "nothing-here"))
     assert proc.returncode == 5
     assert "no vault here" in proc.stderr
 
@@ -298,7 +298,7 @@ def test_not_a_vault(tmp_path: Path) -> None:
 def test_weak_password(tmp_path: Path) -> None:
     with pytest.raises(UsageError, match="at least 12 characters"):
         api.init_vault(tmp_path / "v", "short")
-    proc = run_cli("init", str(tmp_path / "v"), password="elevenchars")
+    proc = cli_in_process("init", str(tmp_path / "v"), password="elevenchars")
     assert proc.returncode == 2
     assert _leftovers(tmp_path) == []
 
@@ -307,7 +307,7 @@ def test_bad_study_leaves_nothing(tmp_path: Path) -> None:
     (tmp_path / "study.toml").write_text("[study]\nid = 3\n")
     with pytest.raises(StudyError, match=r"study\.toml: controller: is missing"):
         api.init_vault(tmp_path / "v", PASSWORD, study_path=tmp_path / "study.toml")
-    proc = run_cli("init", str(tmp_path / "v2"), "--study", str(tmp_path / "missing.toml"))
+    proc = cli_in_process("init", str(tmp_path / "v2"), "--study", str(tmp_path / "missing.toml"))
     assert proc.returncode == 2
     assert "missing.toml: file not found" in proc.stderr
     assert _leftovers(tmp_path) == ["study.toml"]
@@ -333,7 +333,7 @@ def test_read_only_directory(tmp_path: Path) -> None:
         capture_output=True,
         text=True,
         stdin=subprocess.DEVNULL,
-        timeout=120,
+        timeout=HANG_GUARD_SECONDS,
         check=False,
     )
     ro.chmod(0o755)
@@ -362,7 +362,7 @@ def test_full_disk_is_a_clear_error_and_leaves_nothing(tmp_path: Path, limit: in
     queue: multiprocessing.Queue[str] = ctx.Queue()
     proc = ctx.Process(target=_init_with_file_size_limit, args=(str(tmp_path / "v"), limit, queue))
     proc.start()
-    outcome = queue.get(timeout=120)
+    outcome = queue.get(timeout=HANG_GUARD_SECONDS)
     proc.join(30)
     assert outcome.startswith("StorageError: "), outcome
     assert "disk full" in outcome or "cannot write" in outcome

@@ -23,8 +23,8 @@ RERUN_TOL = 0.00005 + 1e-5
 
 
 @pytest.fixture(scope="module")
-def example(shared_dir):
-    return pd.read_csv(shared_dir / "refdata" / "steppedwedge_sw_data_example.csv")
+def example(test_data):
+    return pd.read_csv(test_data / "steppedwedge" / "steppedwedge_sw_data_example.csv")
 
 
 def test_cluster_and_cluster_period_model_reproduces_the_vignette(example):
@@ -47,8 +47,8 @@ def test_cluster_only_model_matches_the_glmer_rerun(example):
     assert fit.effect.se == pytest.approx(0.1339, abs=RERUN_TOL)
 
 
-def test_binomial_sibling_file_matches_the_glmer_rerun(shared_dir):
-    rows = pd.read_csv(shared_dir / "refdata" / "steppedwedge_sw_data_example_binom.csv")
+def test_binomial_sibling_file_matches_the_glmer_rerun(test_data):
+    rows = pd.read_csv(test_data / "steppedwedge" / "steppedwedge_sw_data_example_binom.csv")
     fit = fit_glmm_frame(
         rows,
         events="numerator",

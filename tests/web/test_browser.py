@@ -50,7 +50,7 @@ def server(web_vault: WebVault, tmp_path_factory: pytest.TempPathFactory) -> Ite
     srv = uvicorn.Server(config)
     thread = threading.Thread(target=srv.run, daemon=True)
     thread.start()
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + 300  # generous: only a guard against a server that never starts
     while not srv.started:
         assert time.monotonic() < deadline, "uvicorn did not start"
         time.sleep(0.05)

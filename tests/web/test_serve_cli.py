@@ -68,7 +68,7 @@ def test_serve_answers_on_loopback(vault: Path) -> None:
         env=env,
     )
     try:
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + 600  # a loaded machine can take minutes to start it
         while True:
             try:
                 with urllib.request.urlopen(f"http://127.0.0.1:{port}/notice", timeout=5) as response:
@@ -81,4 +81,4 @@ def test_serve_answers_on_loopback(vault: Path) -> None:
                 time.sleep(0.2)
     finally:
         proc.terminate()
-        proc.wait(timeout=10)
+        proc.wait(timeout=120)

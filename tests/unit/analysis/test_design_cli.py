@@ -9,7 +9,7 @@ import pytest
 from cscvault.analysis.null_simulation import NullSimulationSpec, run_null_simulation
 from cscvault.errors import UsageError
 from cscvault.study import load_study
-from tests.helpers import run_cli
+from tests.helpers import cli_in_process
 
 STUDY = load_study()
 SMALL = {"children": 3000, "baseline_risk": 0.2}
@@ -38,7 +38,7 @@ def test_bad_settings_are_usage_errors(bad):
 
 def test_power_falls_with_the_icc_and_the_mde_has_80_percent_power():
     def power(*extra):
-        r = run_cli("design", "power", "--json", *extra)
+        r = cli_in_process("design", "power", "--json", *extra)
         assert r.returncode == 0, r.stderr
         return json.loads(r.stdout)
 
@@ -51,13 +51,13 @@ def test_power_falls_with_the_icc_and_the_mde_has_80_percent_power():
 
 @pytest.mark.parametrize("args", [("null-sim", "--seed", "-1"), ("power", "--alpha", "0")])
 def test_bad_options_give_one_line_and_exit_2(args):
-    r = run_cli("design", *args)
+    r = cli_in_process("design", *args)
     assert r.returncode == 2 and r.stdout == ""
     assert len(r.stderr.strip().splitlines()) == 1 and "Traceback" not in r.stderr
 
 
 def test_null_sim_cli_prints_one_json_object():
-    r = run_cli("design", "null-sim", "--reps", "2", "--children", "3000", "--workers", "1", "--json")
+    r = cli_in_process("design", "null-sim", "--reps", "2", "--children", "3000", "--workers", "1", "--json")
     assert r.returncode == 0, r.stderr
     out = json.loads(r.stdout)
     assert out["spec"]["replications"] == 2 and 0 <= out["rejections"] <= 2

@@ -1,4 +1,4 @@
-"""Every public sample file in shared/fixtures reads: findings allowed, never a crash."""
+"""Every public sample file in tests/data (the upstream tools' fixtures) reads: findings allowed, never a crash."""
 
 from __future__ import annotations
 
@@ -6,21 +6,22 @@ import pytest
 
 from cscvault.ingest.pipeline import read_and_screen
 from cscvault.study import load_study
+from tests.public_data import format_fixture_files
 
 STUDY = load_study()
 
 
-def _fixtures(shared_dir):
-    files = sorted(p for p in (shared_dir / "fixtures").rglob("*") if p.is_file() and p.name != "SOURCES.md")
+def _fixtures():
+    files = format_fixture_files()
     assert len(files) >= 25
     return files
 
 
-def test_every_fixture_reads(shared_dir):
+def test_every_fixture_reads(test_data):
     formats = {}
-    for path in _fixtures(shared_dir):
+    for path in _fixtures():
         d = read_and_screen(path, STUDY, debug=True)
-        formats[path.relative_to(shared_dir / "fixtures").as_posix()] = d.format
+        formats[path.relative_to(test_data).as_posix()] = d.format
         for f in d.findings:
             assert f.rule_id and f.severity in {"fatal", "error", "warning", "info"}
     # Detection is by content: each family is recognised whatever the file is called.
@@ -35,8 +36,8 @@ def test_every_fixture_reads(shared_dir):
     assert formats["liia-tools/Annex_A.xlsx"] == "unknown"
 
 
-def test_fake_cin_census_reads_every_child(shared_dir):
-    d = read_and_screen(shared_dir / "fixtures/csc-validator-be-cin/fake_CIN_data.xml", STUDY, la="Walsall")
+def test_fake_cin_census_reads_every_child(test_data):
+    d = read_and_screen(test_data / "csc-validator-be-cin/fake_CIN_data.xml", STUDY, la="Walsall")
     assert d.rows_read == 332
     assert len(d.tables["children"]) == 332
     kids = d.tables["children"]
@@ -47,28 +48,24 @@ def test_fake_cin_census_reads_every_child(shared_dir):
     assert "UPN" in d.dropped_columns and "PersonBirthDate" in d.dropped_columns
 
 
-def test_cin_2024_uses_sex_and_reads_cin_plans(shared_dir):
-    d = read_and_screen(shared_dir / "fixtures/csc-validator-be-cin/CIN_Census_2024.xml", STUDY, la="Swindon")
+def test_cin_2024_uses_sex_and_reads_cin_plans(test_data):
+    d = read_and_screen(test_data / "csc-validator-be-cin/CIN_Census_2024.xml", STUDY, la="Swindon")
     assert d.collection_year == "2023/24"
     assert "cin_plans" in d.tables
     # The file mixes Sex with a 2023/24 header: a warning, not a rejection.
     assert "FMT-020" in d.findings_by_rule() and not d.rejected
 
 
-def test_903_header_drops_upn_and_splits_reused_ids(shared_dir):
-    d = read_and_screen(
-        shared_dir / "fixtures/liia-tools-pipeline/SSDA903_2020_header.csv", STUDY, la="Telford and Wrekin"
-    )
+def test_903_header_drops_upn_and_splits_reused_ids(test_data):
+    d = read_and_screen(test_data / "liia-tools-pipeline/SSDA903_2020_header.csv", STUDY, la="Telford and Wrekin")
     assert {"UPN", "MOTHER", "MC_DOB"} <= set(d.dropped_columns)
     assert "LINK-001" in d.findings_by_rule()
     ids = d.tables["children"]["la_child_id"].tolist()
     assert all("#" in i for i in ids if i.startswith("689661"))
 
 
-def test_school_census_has_no_child_id_so_links_nothing(shared_dir):
-    d = read_and_screen(
-        shared_dir / "fixtures/liia-tools-pipeline/2024_autumn_pupilnolongeronroll.csv", STUDY, la="Walsall"
-    )
+def test_school_census_has_no_child_id_so_links_nothing(test_data):
+    d = read_and_screen(test_data / "liia-tools-pipeline/2024_autumn_pupilnolongeronroll.csv", STUDY, la="Walsall")
     assert "LINK-003" in d.findings_by_rule()
     names = {"surname", "forename", "upn", "uniquelearnernumber", "dob"}
     assert names <= set(d.dropped_columns)
@@ -78,8 +75,8 @@ def test_school_census_has_no_child_id_so_links_nothing(shared_dir):
 
 
 @pytest.mark.parametrize("name", ["episodes.csv", "header.csv", "reviews.csv"])
-def test_903_fixture_findings_carry_no_values(shared_dir, name):
-    d = read_and_screen(shared_dir / "fixtures/csc-validator-be-903" / name, STUDY, la="Walsall")
+def test_903_fixture_findings_carry_no_values(test_data, name):
+    d = read_and_screen(test_data / "csc-validator-be-903" / name, STUDY, la="Walsall")
     values = {q.value for q in d.quarantine}
     messages = {f.message for f in d.findings}
     for m in messages:

@@ -164,8 +164,8 @@ def test_more_code_tables_report_their_own_rules(tmp_path):
     assert {"CODE-013", "CODE-014", "DATE-006"} <= set(rules)
 
 
-def test_reports_on_structure(tmp_path, shared_dir):
-    fx = shared_dir / "fixtures"
+def test_reports_on_structure(tmp_path, test_data):
+    fx = test_data
     rules = read_and_screen(fx / "csc-validator-be-903/reviews.csv", STUDY, la="Walsall").findings_by_rule()
     assert "FMT-015" in rules and "FMT-022" in rules
     rules = read_and_screen(fx / "csc-validator-be-cin/CIN_Census_2021.xml", STUDY).findings_by_rule()

@@ -22,8 +22,8 @@ def _norm(text: str) -> str:
 
 
 @pytest.fixture(scope="module")
-def seed_notice(shared_dir: Path) -> str:
-    return (shared_dir / "seed" / "privacy-notice.txt").read_text(encoding="utf-8")
+def seed_notice(test_data: Path) -> str:
+    return (test_data / "privacy-notice" / "privacy-notice.txt").read_text(encoding="utf-8")
 
 
 @pytest.fixture(scope="module", params=["md", "html"])

@@ -43,12 +43,12 @@ def test_fe_cr2_json_matches_clubsandwich(capsys):
     assert doc["df_satterthwaite"] == pytest.approx(row["df_satterthwaite"], abs=1e-4)
 
 
-def test_gee_json_has_every_variance_and_the_df_rule(capsys, shared_dir):
+def test_gee_json_has_every_variance_and_the_df_rule(capsys, test_data):
     code, out, _ = _run(
         capsys,
         "model",
         "gee",
-        str(shared_dir / "refdata" / "geecrt_sampleSWCRTSmall.csv"),
+        str(test_data / "geecrt" / "geecrt_sampleSWCRTSmall.csv"),
         "--outcome",
         "y_bin",
         "--treatment",

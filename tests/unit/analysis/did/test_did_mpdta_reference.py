@@ -31,8 +31,8 @@ CALENDAR = {2004: -0.0105, 2005: -0.0704, 2006: -0.0488, 2007: -0.0371}
 
 
 @pytest.fixture(scope="module")
-def mpdta(shared_dir) -> pd.DataFrame:
-    return pd.read_csv(shared_dir / "refdata" / "mpdta.csv")
+def mpdta(test_data) -> pd.DataFrame:
+    return pd.read_csv(test_data / "did-mpdta" / "mpdta.csv")
 
 
 @pytest.fixture(scope="module")

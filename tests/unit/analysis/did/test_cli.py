@@ -16,8 +16,8 @@ def run(capsys, *argv: str) -> tuple[int, str, str]:
     return int(info.value.code or 0), out.out, out.err
 
 
-def test_model_did_json_on_mpdta(capsys, shared_dir) -> None:
-    path = str(shared_dir / "refdata" / "mpdta.csv")
+def test_model_did_json_on_mpdta(capsys, test_data) -> None:
+    path = str(test_data / "did-mpdta" / "mpdta.csv")
     code, out, err = run(
         capsys, "model", "did", path, "--outcome", "lemp", "--time", "year", "--unit", "countyreal",
         "--group", "first.treat", "--bootstrap", "0", "--json",
@@ -31,8 +31,8 @@ def test_model_did_json_on_mpdta(capsys, shared_dir) -> None:
     assert round(doc["pretest"]["p_value"], 5) == 0.16812
 
 
-def test_model_did_text_with_not_yet_treated(capsys, shared_dir) -> None:
-    path = str(shared_dir / "refdata" / "mpdta.csv")
+def test_model_did_text_with_not_yet_treated(capsys, test_data) -> None:
+    path = str(test_data / "did-mpdta" / "mpdta.csv")
     code, out, _ = run(
         capsys, "model", "did", path, "--outcome", "lemp", "--time", "year", "--unit", "countyreal",
         "--group", "first.treat", "--control", "notyettreated", "--bootstrap", "49",

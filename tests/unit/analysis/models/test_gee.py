@@ -31,8 +31,8 @@ STATSMODELS_TOL = 1e-7
 
 
 @pytest.fixture(scope="module")
-def swcrt(shared_dir):
-    return pd.read_csv(shared_dir / "refdata" / "geecrt_sampleSWCRTSmall.csv")
+def swcrt(test_data):
+    return pd.read_csv(test_data / "geecrt" / "geecrt_sampleSWCRTSmall.csv")
 
 
 def _cells(frame):

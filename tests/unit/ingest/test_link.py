@@ -1,15 +1,12 @@
-"""Pseudonyms, ID repair, de-duplication, first referrals and the linkage report."""
+"""ID repair, de-duplication, first referrals and the linkage report."""
 
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
-import hmac
 
 import pandas as pd
 import pytest
 
-from cscvault.errors import UsageError
 from cscvault.formats.base import LOC, Collector
 from cscvault.ingest.link import (
     collapse_children,
@@ -19,31 +16,6 @@ from cscvault.ingest.link import (
     linkage_report,
     split_conflicting_ids,
 )
-from cscvault.vault.pseudonyms import child_key, pseudonymise_frame
-
-KEY = bytes(range(32))
-
-
-def test_child_key_is_hmac_sha256_of_la_and_id():
-    expected = hmac.new(KEY, b"E08000030:12345", hashlib.sha256).hexdigest()
-    assert child_key(KEY, "E08000030", "12345") == expected
-    assert child_key(KEY, "E08000030", " 12345 ") == expected
-    assert child_key(KEY, "E10000017", "12345") != expected
-    assert len(expected) == 64
-
-
-def test_short_key_refused_without_echoing_it():
-    with pytest.raises(UsageError) as info:
-        child_key(b"short", "E08000030", "1")
-    assert "short" not in str(info.value)
-
-
-def test_pseudonymise_frame_drops_the_la_id():
-    df = pd.DataFrame({"la_child_id": ["1", "2", "1", None], "x": [1, 2, 3, 4]})
-    out = pseudonymise_frame(df, KEY, "E08000030")
-    assert "la_child_id" not in out.columns
-    assert out["child_key"].iloc[0] == out["child_key"].iloc[2] == child_key(KEY, "E08000030", "1")
-    assert pd.isna(out["child_key"].iloc[3])
 
 
 def test_split_conflicting_ids():
@@ -125,3 +97,26 @@ def test_linkage_report_rates():
     rep = linkage_report(records, reference)
     row = rep.iloc[0]
     assert row["children"] == 3 and row["linked"] == 2 and row["match_rate"] == pytest.approx(0.6667)
+
+
+def test_first_referrals_are_per_la_and_child():
+    rows = pd.DataFrame(
+        {
+            "la_code": ["E1", "E2", "E1"],
+            "child_key": ["a", "a", "a"],
+            "referral_date": [dt.date(2021, 5, 1), dt.date(2020, 1, 1), dt.date(2021, 4, 1)],
+        }
+    )
+    first = first_referrals(rows).set_index("la_code")["referral_date"].to_dict()
+    assert first == {"E1": dt.date(2021, 4, 1), "E2": dt.date(2020, 1, 1)}
+    assert len(first_referrals(rows, la=None)) == 1
+
+
+def test_ids_without_conflict_are_left_alone():
+    refs = pd.DataFrame({"la_child_id": ["A", "A", "B"], "birth_month": [dt.date(2015, 3, 1)] * 2 + [None]})
+    episodes = pd.DataFrame({"la_child_id": ["A", "B"], "start": [dt.date(2021, 1, 1)] * 2})
+    sink = Collector("f")
+    out = split_conflicting_ids({"referrals": refs, "episodes": episodes}, sink)
+    assert out["referrals"]["la_child_id"].tolist() == ["A", "A", "B"]
+    assert out["episodes"]["la_child_id"].tolist() == ["A", "B"]
+    assert sink.findings == []

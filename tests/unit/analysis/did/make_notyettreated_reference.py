@@ -3,7 +3,7 @@
 The R `did` package is not installable here (no CRAN), so its Python port csdid 0.4.3 is the oracle.
 It is not a cscvault dependency: install it outside the project environment, e.g.
     .venv/bin/pip install --target /tmp/oracle --no-deps csdid==0.4.3 drdid==1.1.7 joblib cloudpickle
-    PYTHONPATH=/tmp/oracle .venv/bin/python tests/unit/did/make_notyettreated_reference.py PATH/TO/mpdta.csv
+    PYTHONPATH=/tmp/oracle .venv/bin/python tests/unit/analysis/did/make_notyettreated_reference.py tests/data/did-mpdta/mpdta.csv
 """
 
 from __future__ import annotations

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import re
 from importlib import resources
 from pathlib import Path
 
@@ -15,7 +16,8 @@ from cscvault.analysis.did.loader import (
     PANEL_FILE,
     load_panel,
     local_authorities,
-    read_panel_csv,
+    overlay,
+    read_release,
     sources_text,
 )
 from cscvault.analysis.did.pool import EARLY_ADOPTERS, analysis_panel, build_pool, year_ending_march
@@ -24,6 +26,7 @@ from cscvault.study import load_study
 from cscvault.study.load import default_study_path, parse_study
 
 STUDY = load_study()
+KEPT_LA_CODES = ("335", "888", "894", "212", "866", "835", "836", "837")  # as in make_subset.py
 
 
 @pytest.fixture(scope="module")
@@ -41,9 +44,14 @@ def test_shipped_panel_is_the_documented_file(shipped) -> None:
     assert (shipped.loc[shipped["old_la_code"] == "999", "la_name"] == "England").all()
 
 
-def test_shipped_panel_matches_the_development_copy(shipped, shared_dir) -> None:
-    dev = read_panel_csv(shared_dir / "realdata" / "la_year_panel_2012_2025.csv")
-    pd.testing.assert_frame_equal(shipped, dev)
+def test_shipped_panel_matches_the_development_copy(test_data) -> None:
+    # The development panel (shared/realdata, not committed here) was byte-identical when tests/data was made;
+    # its digest is recorded in tests/data/dfe-statistics/SOURCE.md.
+    note = (test_data / "dfe-statistics" / "SOURCE.md").read_text(encoding="utf-8")
+    recorded = re.search(r"la_year_panel_2012_2025\.csv` sha256 `([0-9a-f]{64})`", note)
+    assert recorded, "SOURCE.md records the development panel's digest"
+    data = resources.files("cscvault.analysis.did.data").joinpath(PANEL_FILE).read_bytes()
+    assert hashlib.sha256(data).hexdigest() == recorded.group(1)
 
 
 def test_study_las_have_complete_outcomes(shipped) -> None:
@@ -57,14 +65,21 @@ def test_study_las_have_complete_outcomes(shipped) -> None:
     assert walsall["cla31_rate"] == pytest.approx(80.5)  # published panel value, for a spot check
 
 
-def test_rebuilding_from_the_published_csvs_reproduces_the_panel(shipped, shared_dir) -> None:
-    rebuilt = load_panel(shared_dir / "realdata" / "raw")
-    a = shipped.set_index(["time_period", "old_la_code"])
+def test_rebuilding_from_the_published_csvs_reproduces_the_panel(shipped, test_data) -> None:
+    # The committed published CSVs keep England and a few LAs (tests/data/dfe-statistics/make_subset.py); the
+    # rebuild must reproduce the shipped panel on exactly those rows.
+    columns = ["cla31", "cla31_rate", "cpp31", "cpp31_rate_derived", "rereferral_pct", "referrals", "cpp_started"]
+    kept = shipped["old_la_code"].isin(["999", *KEPT_LA_CODES])
+    # From 2018 every committed CSV covers these rows: blank them first, so the values must come from the CSVs.
+    base = shipped.copy()
+    base.loc[kept & (base["time_period"] >= 2018), columns] = np.nan
+    rebuilt = overlay(base, read_release(test_data / "dfe-statistics"))
+    a = shipped[kept].set_index(["time_period", "old_la_code"])
     b = rebuilt.set_index(["time_period", "old_la_code"]).reindex(a.index)
     # Old Dorset, Poole and Bournemouth codes in 2018: the ONS file (current geography) has no population
     # for them; the loader then uses DfE's own published denominator, the shipped panel leaves it empty.
     old_dorset = a.index.isin([(2018, c) for c in ("835", "836", "837")])
-    for col in ("cla31", "cla31_rate", "cpp31", "cpp31_rate_derived", "rereferral_pct", "referrals", "cpp_started"):
+    for col in columns:
         x, y = a.loc[~old_dorset, col], b.loc[~old_dorset, col]
         assert (x.isna() == y.isna()).all(), col
         assert np.allclose(x.dropna(), y.dropna(), atol=0.051), col

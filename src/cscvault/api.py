@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 from cscvault.analysis.primary import PrimaryRun, run_primary
+from cscvault.analysis.sources import NotDerived
 from cscvault.audit import AuditReport
 from cscvault.disclosure import release as _release
 from cscvault.errors import TamperedError, UsageError
@@ -249,6 +250,7 @@ class AnalysisOutput:
     run: PrimaryRun
     report: Path
     results: Path
+    not_derived: tuple[NotDerived, ...] = ()  # outcomes (or LAs' parts) the delivered returns cannot derive
 
 
 def analyse_did(out_dir: Path, study_path: Path | None = None) -> dict[str, object]:
@@ -258,23 +260,36 @@ def analyse_did(out_dir: Path, study_path: Path | None = None) -> dict[str, obje
     return run_did_plan(Path(out_dir), load_study(study_path))
 
 
-def analyse(path: Path, credentials: Credentials, out_dir: Path, plan: str = "primary") -> AnalysisOutput:
+def analyse(
+    path: Path,
+    credentials: Credentials,
+    out_dir: Path,
+    plan: str = "primary",
+    progress: Callable[[str, int, int], None] | None = None,
+) -> AnalysisOutput:
     """Run the pre-registered analysis inside the vault and write the disclosure-checked report and results.
 
     `primary`: the primary mixed model (complete case, missing indicator; Laplace and quadrature).
     `all`: the whole plan: multiple imputation headline, AME, small-cluster inference, the cluster-period model,
-    secondary outcomes and sensitivity analyses, beside the primary fits."""
+    secondary outcomes and sensitivity analyses, beside the primary fits.
+    `progress(what, done, total)` hears of each step as it starts (analysis names only)."""
     if plan not in ("primary", "all"):
         raise UsageError(f"unknown analysis plan '{plan}' (available: primary, all, did)")
     with open_vault(path, credentials) as vault:
         if plan == "primary":
+            if progress is not None:
+                progress("primary analysis", 0, 2)
             run = run_primary(vault)
+            if progress is not None:
+                progress("report", 1, 2)
             written = render_report(run, vault.study, Path(out_dir))
-            return AnalysisOutput(run, written["report"], written["results"])
+            if progress is not None:
+                progress("done", 2, 2)
+            return AnalysisOutput(run, written["report"], written["results"], tuple(run.not_derived))
         from cscvault.analysis.full import run_all
         from cscvault.report.full_section import released_summary, render_full_section
 
-        full_run = run_all(vault)
+        full_run = run_all(vault, progress=progress)
         written = render_report(
             full_run.primary,
             vault.study,
@@ -282,8 +297,9 @@ def analyse(path: Path, credentials: Credentials, out_dir: Path, plan: str = "pr
             extra_rows=full_run.extra_rows,
             extra_html=render_full_section(full_run, vault.study),
             extra_summary=released_summary(full_run, vault.study),
+            not_derived=full_run.not_derived,
         )
-    return AnalysisOutput(full_run.primary, written["report"], written["results"])
+    return AnalysisOutput(full_run.primary, written["report"], written["results"], tuple(full_run.not_derived))
 
 
 # -- releases (the output airlock) ---------------------------------------------------------------------------

@@ -24,6 +24,7 @@ from cscvault.cli_support import (
     StudyOption,
     UserOption,
     VaultArg,
+    analysis_progress,
     credentials,
     err,
     print_json,
@@ -231,7 +232,12 @@ def analyse(
     if vault is None:
         raise UsageError(f"--plan {plan} runs inside a vault: give VAULT")
     _existing_vault(vault)
-    output = api.analyse(vault, credentials(user, recovery), out, plan)
+    creds = credentials(user, recovery)
+    # Progress goes to stderr under --json too: stdout keeps the one JSON document.
+    with analysis_progress("analyse") as advance:
+        output = api.analyse(vault, creds, out, plan, progress=advance)
+    for nd in output.not_derived:
+        err(f"warning: outcome {nd.outcome} not derived: {nd.reason}")
     head = output.run.headline.fit.effect
     if json_:
         print_json(
@@ -243,6 +249,7 @@ def analyse(
                 "ci_low": head.ci_low,
                 "ci_high": head.ci_high,
                 "p_value": head.p_value,
+                "not_derived": [nd.to_json() for nd in output.not_derived],
             }
         )
         return

@@ -21,6 +21,7 @@ from jinja2 import Environment, StrictUndefined
 from markupsafe import Markup
 
 from cscvault.analysis.primary import PrimaryRun
+from cscvault.analysis.sources import NotDerived
 from cscvault.disclosure.check import CheckedTable, apply_profile
 from cscvault.disclosure.profiles import get_profile
 from cscvault.report import plots
@@ -79,9 +80,12 @@ def render_report(
     extra_rows: Sequence[dict[str, Any]] = (),
     extra_html: str = "",
     extra_summary: dict[str, Any] | None = None,
+    not_derived: Sequence[NotDerived] | None = None,
 ) -> dict[str, Path]:
     """Write report.html and results.json into `out_dir`; returns their paths. `extra_*` carry the rest of the
-    plan (`analyse --plan all`): its rows, its report section (already disclosure-checked HTML) and summary."""
+    plan (`analyse --plan all`): its rows, its report section (already disclosure-checked HTML) and summary.
+    `not_derived`: the outcomes the delivered returns could not derive (default: the primary run's own)."""
+    missing = list(run.not_derived if not_derived is None else not_derived)
     profile = get_profile(study.disclosure_profile)
     flow = checked_flow(run, study)
     rates_checked, rates = checked_rates(run, study)
@@ -143,6 +147,7 @@ def render_report(
             },
             models=models,
             notes=run.sample.notes,
+            not_derived=missing,
             fmt=_fmt,
             # Built by report.full_section from an autoescaping Jinja2 template: every value is escaped.
             full_section=Markup(extra_html),  # noqa: S704
@@ -160,6 +165,7 @@ def render_report(
         "deliveries_sha256": run.deliveries_sha256,
         "disclosure_profile": {"name": profile.name, "version": profile.version},
         "results": [_released_row(r, profile.round_base) for r in [*run.rows(), *extra_rows]],
+        "not_derived": [nd.to_json() for nd in missing],
     }
     if extra_summary is not None:
         document["full_plan"] = extra_summary

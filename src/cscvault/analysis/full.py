@@ -121,18 +121,17 @@ class Spec:
 
     @classmethod
     def from_study(cls, study: Study) -> Spec:
-        model = study.analysis_plan["models"]["primary"]
-        cov = study.analysis_plan["covariates"]
-        names = list(model["covariates"])
-        numeric = tuple(c for c in names if c == cov["white_share"]["name"])
-        refs: dict[str, object] = {s["name"]: s["reference"] for s in cov.values() if "reference" in s}
-        refs[model["period"]] = study.periods[0].name
+        plan = study.analysis_plan
+        model = plan.primary
+        numeric = plan.numeric_covariates(model.covariates)
+        refs: dict[str, object] = dict(plan.references())
+        refs[model.period] = study.periods[0].name
         return cls(
-            model["treatment"],
-            model["period"],
-            model["cluster"],
+            model.treatment,
+            model.period,
+            model.cluster,
             numeric,
-            tuple(c for c in names if c not in numeric),
+            tuple(c for c in model.covariates if c not in numeric),
             refs,
         )
 
@@ -674,7 +673,7 @@ def run_all(
     vault.require_role("analyst", "admin")
     study = vault.study
     spec = Spec.from_study(study)
-    planned = study.analysis_plan.get("models", {})
+    planned = study.analysis_plan.models
     step = Steps(
         progress,
         [

@@ -172,7 +172,7 @@ def run_primary(vault: Vault) -> PrimaryRun:
         sample.notes.append(f"left out of the primary outcome ({PRIMARY_OUTCOME}): {missing.reason}")
     if sample.analysed.empty:
         raise DataError("the primary sample is empty: no referrals in the trial window were delivered")
-    left_out = unrecorded_covariates(sample.analysed, list(study.analysis_plan["models"]["primary"]["covariates"]))
+    left_out = unrecorded_covariates(sample.analysed, study.analysis_plan.primary.covariates)
     if left_out:
         sample.notes.append(
             f"left out of every model: {', '.join(left_out)}, recorded for fewer than "
@@ -200,27 +200,26 @@ def fit_primary_models(
     """The plan's primary model on a primary sample, for each missing-data strategy and estimation method
     (all of the plan's unless narrowed; the validation of issue 5 fits complete-case Laplace only)."""
     plan = study.analysis_plan
-    model = plan["models"]["primary"]
-    cov = plan["covariates"]
-    covariate_names = [c for c in model["covariates"] if c not in left_out]
-    numeric = [c for c in covariate_names if c == cov["white_share"]["name"]]
+    model = plan.primary
+    covariate_names = tuple(c for c in model.covariates if c not in left_out)
+    numeric = list(plan.numeric_covariates(covariate_names))
     factors = [c for c in covariate_names if c not in numeric]
-    references = {spec["name"]: spec["reference"] for spec in cov.values() if "reference" in spec}
-    references[model["period"]] = study.periods[0].name
-    agq = int(model.get("agq_points", 25))
+    references: dict[str, str] = plan.references()
+    references[model.period] = study.periods[0].name
+    agq = int(model.options.get("agq_points", 25))
     fits = []
-    for strategy in strategies or tuple(model["missing"]):
+    for strategy in strategies or tuple(model.options["missing"]):
         frame, dropped = _factor_frame(sample, factors, strategy)
         frame["cla_18m"] = frame["cla_18m"].astype(int)
         frame, separated = drop_separated_levels(frame, "cla_18m", factors, references)
-        for estimation in estimations or tuple(model["estimation"]):
+        for estimation in estimations or tuple(model.options["estimation"]):
             nagq = 1 if estimation == "laplace" else agq
             fit = fit_glmm_frame(
                 frame,
                 outcome="cla_18m",
-                treatment=model["treatment"],
-                period=model["period"],
-                cluster=model["cluster"],
+                treatment=model.treatment,
+                period=model.period,
+                cluster=model.cluster,
                 covariates=numeric,
                 factors=factors,
                 reference_levels=references,

@@ -105,12 +105,12 @@ def build_primary_sample(
 ) -> PrimarySample:
     """The primary sample; `la_codes`, when given, keeps only those LAs' referrals (the LAs whose returns
     derive the outcome: an LA without SSDA903 would otherwise show every child as never looked after)."""
-    plan = study.analysis_plan["samples"]["primary"]
-    follow = int(study.analysis_plan["outcomes"]["cla_18m"]["window_months"])
+    plan = study.analysis_plan.samples["primary"]
+    follow = study.analysis_plan.outcomes["cla_18m"].window_months
     referrals, children, cla = load_inputs(con)
     if la_codes is not None:
         referrals = referrals[referrals["la_code"].isin(set(la_codes))]
-    return primary_sample_from_frames(referrals, children, cla, study, int(plan["max_age_years"]), follow)
+    return primary_sample_from_frames(referrals, children, cla, study, plan.max_age_years, follow)
 
 
 def primary_sample_from_frames(

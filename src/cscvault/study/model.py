@@ -10,6 +10,8 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any
 
+from cscvault.study.plan import AnalysisPlan
+
 
 @dataclass(frozen=True)
 class Contact:
@@ -103,9 +105,26 @@ class Category:
 
 
 @dataclass(frozen=True)
+class AnalysisVariable:
+    """A variable the analysis derives from dictionary fields, with the words reports use for it."""
+
+    name: str
+    label: str
+    fields: tuple[str, ...]
+    levels: tuple[tuple[str, str], ...] = ()  # (coded level, label)
+
+    def level_label(self, level: str) -> str:
+        return dict(self.levels).get(level, level)
+
+
+@dataclass(frozen=True)
 class DataDictionary:
     version: int
     categories: tuple[Category, ...]
+    variables: tuple[AnalysisVariable, ...] = ()
+
+    def variable(self, name: str) -> AnalysisVariable | None:
+        return next((v for v in self.variables if v.name == name), None)
 
     @property
     def fields(self) -> frozenset[str]:
@@ -155,7 +174,7 @@ class Study:
     primary: PrimaryAnalysis
     data_dictionary: DataDictionary
     source_sha256: str  # hash of the study.toml and data dictionary text it was loaded from
-    analysis_plan: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
+    analysis_plan: AnalysisPlan = field(default_factory=AnalysisPlan.empty, compare=False, repr=False)
     plan_sha256: str = ""  # hash of the analysis plan text: recorded with every analysis run
     raw: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 

@@ -25,6 +25,8 @@ from cscvault.analysis.sources import NotDerived
 from cscvault.disclosure.check import CheckedTable, apply_profile
 from cscvault.disclosure.profiles import get_profile
 from cscvault.report import plots
+from cscvault.report.labels import term_label
+from cscvault.report.numbers import COEF_DIGITS, fmt_ci, fmt_number, fmt_p, fmt_ratio, p_clause
 from cscvault.study import Study
 from cscvault.vault.files import write_atomic
 
@@ -103,7 +105,17 @@ def render_report(
     models = [
         {
             "label": _label(f.sample, f.model),
-            "terms": [{k: _fmt(v) for k, v in t.__dict__.items()} for t in f.fit.terms],
+            "terms": [
+                {
+                    "label": term_label(t.term, study.data_dictionary),
+                    "estimate": fmt_number(t.estimate, COEF_DIGITS),
+                    "se": fmt_number(t.se, COEF_DIGITS),
+                    "odds_ratio": fmt_ratio(t.odds_ratio),
+                    "ci": fmt_ci(t.ci_low, t.ci_high),
+                    "p_value": fmt_p(t.p_value),
+                }
+                for t in f.fit.terms
+            ],
             "re_sd": _fmt(f.fit.re_sd.get("cluster")),
             "re_var": _fmt(f.fit.re_var.get("cluster")),
             "icc": _fmt(f.fit.icc),
@@ -139,10 +151,10 @@ def render_report(
             rates=rates.to_dict("records"),
             rates_suppressed=rates_checked.suppressed_count,
             headline={
-                "or": _fmt(head.effect.odds_ratio),
-                "low": _fmt(head.effect.ci_low),
-                "high": _fmt(head.effect.ci_high),
-                "p": _fmt(head.effect.p_value),
+                "or": fmt_ratio(head.effect.odds_ratio),
+                "low": fmt_ratio(head.effect.ci_low),
+                "high": fmt_ratio(head.effect.ci_high),
+                "p": p_clause(head.effect.p_value),
                 "label": _label(run.headline.sample, run.headline.model),
             },
             models=models,

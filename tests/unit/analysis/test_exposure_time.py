@@ -341,7 +341,7 @@ def test_plan_rows_summary_and_report_section():
     html = render_full_section(run, study)
     assert "<h3>Exposure time</h3>" in html
     assert "Time-averaged (mean over exposure times 1 to 5)" in html
-    assert f"{ex.average.odds_ratio:.3f}" in html
+    assert f"{ex.average.odds_ratio:.2f}" in html
     assert "Wald\nchi-square" in html or "Wald chi-square" in html
     assert "Delayed effect (from exposure time 2)" in html and "Immediate-effect model" in html
     from cscvault.disclosure.profiles import get_profile

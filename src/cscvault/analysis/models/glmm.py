@@ -33,6 +33,7 @@ from cscvault.analysis.models.likelihood import (
     NestedQuadratureLikelihood,
     RandomInterceptLikelihood,
 )
+from cscvault.analysis.models.spec import ModelSpec
 from cscvault.errors import DataError, UsageError
 
 FloatArray = NDArray[np.float64]
@@ -433,10 +434,11 @@ def term_estimate(name: str, est: float, se: float) -> TermEstimate:
 
 def fit_glmm_frame(
     frame: pd.DataFrame,
+    spec: ModelSpec | None = None,
     *,
-    treatment: str,
-    period: str,
-    cluster: str,
+    treatment: str | None = None,
+    period: str | None = None,
+    cluster: str | None = None,
     outcome: str | None = None,
     events: str | None = None,
     trials: str | None = None,
@@ -447,9 +449,11 @@ def fit_glmm_frame(
     re: RandomEffects = "cluster",
     source: str = "data",
 ) -> GlmmFit:
-    """Build the collapsed design from a data frame and fit the model (see `build_design`)."""
+    """Build the collapsed design from a data frame and fit the model (see `build_design`); the columns come
+    from `spec` (or the older keywords)."""
     design = build_design(
         frame,
+        spec,
         treatment=treatment,
         period=period,
         cluster=cluster,

@@ -87,6 +87,8 @@ def test_vault_missing_one_la_analyses_the_others_and_names_it(
     assert code == EXIT_OK, err
     assert "warning: outcome cla_18m not derived: no CIN census (referrals) or SSDA903 (periods of care) " \
            "delivered for Swindon" in err  # fmt: skip
+    # progress shows on stderr under --json too; stdout holds only the JSON document
+    assert "analyse: [0/2] primary analysis" in err and "analyse: [2/2] done" in err
     doc = json.loads((tmp_path / "out" / "results.json").read_text())
     (nd,) = doc["not_derived"]
     assert nd["outcome"] == "cla_18m" and nd["local_authorities"] == ["Swindon"]

@@ -104,7 +104,8 @@ def test_vault_without_school_census_names_absence_and_fits_the_rest(no_school_c
     names = {nd.outcome: nd for nd in run.not_derived}
     assert set(names) == {"unauthorised_absence_3terms"}
     assert names["unauthorised_absence_3terms"].reason == "no school census (attendance) delivered for any LA"
-    fitted = {r["outcome"] for r in run.summary["secondary"]}
+    assert run.summary is not None and run.summary.secondary is not None
+    fitted = {r.outcome for r in run.summary.secondary}
     assert "unauthorised_absence_3terms" not in fitted
     assert {"returned_after_cpp", "cpp_days_single", "rereferral_18m_parental"} <= fitted
     # without the data request returns the previous-CPP count is not recorded: left out of the models, said so

@@ -28,6 +28,7 @@ import math
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import Any
 
 import numpy as np
@@ -55,6 +56,7 @@ from cscvault.analysis.models.randomisation import (
 from cscvault.analysis.models.robust import fit_fe_cr2
 from cscvault.analysis.power import minimum_detectable_effect
 from cscvault.analysis.primary import RESULT_FIELDS, PrimaryRun, delivery_set, drop_separated_levels, run_primary
+from cscvault.analysis.results import HeadlineResult, RunSummary, SensitivityResult
 from cscvault.analysis.samples import add_months
 from cscvault.analysis.secondary import (
     SECONDARY_OUTCOMES,
@@ -233,7 +235,7 @@ class FullRun:
     run_id: str
     primary: PrimaryRun
     extra_rows: list[dict[str, Any]] = field(default_factory=list)
-    summary: dict[str, Any] = field(default_factory=dict)
+    summary: RunSummary | None = None  # set when the plan has run
 
     def rows(self) -> list[dict[str, Any]]:
         return [*self.primary.rows(), *self.extra_rows]
@@ -788,11 +790,11 @@ def run_all(
 
     # 5. secondary outcomes
     inputs = load_secondary_inputs(vault.con)
+    results: list[SecondaryResult] = []
     if secondary:
         step("secondary outcomes")
-        results: list[SecondaryResult] = run_secondary(vault.con, sample, inputs=inputs, available=primary.availability)
+        results = run_secondary(vault.con, sample, inputs=inputs, available=primary.availability)
         rows.extend(r.row() for r in results)
-        summary["secondary"] = [r.to_dict() for r in results]
 
     # 6. sensitivity
     if sensitivity_analyses:
@@ -802,7 +804,19 @@ def run_all(
         summary["sensitivity"] = entries
         rows.extend(sens_rows)
 
-    run.summary = summary
+    run.summary = RunSummary(
+        notes=tuple(summary["notes"]),
+        headline=HeadlineResult.from_json(summary["headline"]),
+        imputation=tuple(HeadlineResult.from_json(r) for r in summary["imputation"]),
+        design=MappingProxyType(summary["design"]),
+        small_cluster=MappingProxyType(sc),
+        structures=MappingProxyType(summary["structures"]),
+        exposure_time=None if "exposure_time" not in summary else MappingProxyType(summary["exposure_time"]),
+        secondary=tuple(results) if secondary else None,
+        sensitivity=tuple(SensitivityResult.from_json(e) for e in summary["sensitivity"])
+        if "sensitivity" in summary
+        else None,
+    )
     _record(vault, run, started)
     step.finish()
     return run

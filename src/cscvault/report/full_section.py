@@ -9,7 +9,9 @@ every odds-ratio analysis. Counts are rounded to the disclosure profile's base, 
 from __future__ import annotations
 
 import base64
+import dataclasses
 import math
+from collections.abc import Mapping
 from typing import Any
 
 from jinja2 import Environment, StrictUndefined
@@ -114,10 +116,10 @@ With five LAs the last exposure times rest on one or two LAs, so this test has l
 <table><thead><tr><th>Analysis</th><th>Odds ratio</th><th>95% CI</th><th>p</th><th>Children</th>
 <th>Further terms (odds ratio)</th></tr></thead><tbody>
 {% for r in sensitivity %}<tr><td>{{ r.description }}</td>
-{% if r.get("error") %}<td colspan="5">not estimable: {{ r.error }}</td>{% else %}
+{% if r.error %}<td colspan="5">not estimable: {{ r.error }}</td>{% else %}
 <td>{{ f(r.odds_ratio) }}</td><td>{{ f(r.ci_low) }} to {{ f(r.ci_high) }}</td><td>{{ p(r.p_value) }}</td>
 <td>{{ r.n }}</td><td>{% for k, v in r.terms.items() %}{{ label(k) }}: {{ f(v) }}{% if not loop.last %}; {% endif %}
-{% endfor %}{% if r.get("note") %} ({{ r.note }}){% endif %}</td>{% endif %}</tr>{% endfor %}</tbody></table>
+{% endfor %}{% if r.note %} ({{ r.note }}){% endif %}</td>{% endif %}</tr>{% endfor %}</tbody></table>
 {% endif %}
 
 <h3>All odds-ratio analyses</h3>
@@ -149,7 +151,7 @@ def _exp(x: Any) -> float | None:
     return None if x is None or not math.isfinite(float(x)) or float(x) > 709 else math.exp(float(x))
 
 
-def small_cluster_rows(sc: dict[str, Any]) -> list[dict[str, Any]]:
+def small_cluster_rows(sc: Mapping[str, Any]) -> list[dict[str, Any]]:
     """One row per small-cluster method: odds ratio, CI, p and the reference distribution (or why the
     method has no estimate)."""
     rows: list[dict[str, Any]] = []
@@ -223,25 +225,27 @@ def render_full_section(run: FullRun, study: Study) -> str:
     """The HTML fragment for the report (self-contained; the forest plot is embedded)."""
     base = get_profile(study.disclosure_profile).round_base
     s = run.summary
-    head = dict(s["headline"]["treatment"])
+    if s is None:
+        raise ValueError("the full plan has not run: no summary to report")
+    head: dict[str, Any] = s.headline.treatment.to_json()
     head.update(
-        n=_rounded(s["headline"]["n"], base),
-        n_events=_rounded(s["headline"]["n_events"], base),
+        n=_rounded(s.headline.n, base),
+        n_events=_rounded(s.headline.n_events, base),
         label=(
-            f"primary model after multiple imputation (m = {s['headline']['m']})"
-            if s["headline"]["m"]
+            f"primary model after multiple imputation (m = {s.headline.m})"
+            if s.headline.m
             else "primary model, complete case (no covariate was missing)"
         ),
     )
-    sc = dict(s["small_cluster"])
+    sc = dict(s.small_cluster)
     sc["n"] = _rounded(sc["n"], base)
     secondary = [
-        {**r, "n": _rounded(r["n"], base), "n_events": _rounded(r["n_events"], base),
-         "n_censored": _rounded(r["n_censored"], base)}
-        for r in s.get("secondary", [])
+        dataclasses.replace(r, n=_rounded(r.n, base), n_events=_rounded(r.n_events, base),
+                            n_censored=_rounded(r.n_censored, base))
+        for r in s.secondary or ()
     ]  # fmt: skip
-    sensitivity = [{**r, "n": _rounded(r.get("n"), base)} for r in s.get("sensitivity", [])]
-    ex = s.get("exposure_time")
+    sensitivity = [dataclasses.replace(r, n=_rounded(r.n, base)) for r in s.sensitivity or ()]
+    ex: Any = s.exposure_time
     if ex is not None and "error" not in ex:
         ex = {**ex, "n": _rounded(ex["n"], base), "levels": [{**r, "n": _rounded(r["n"], base)} for r in ex["levels"]]}
     entries = forest_entries(run)
@@ -252,18 +256,18 @@ def render_full_section(run: FullRun, study: Study) -> str:
         .from_string(_TEMPLATE)
         .render(
             head=head,
-            ame=s["headline"]["ame"],
-            design=s.get("design", {}),
-            imputation=s.get("imputation", []),
+            ame=s.headline.ame,
+            design=s.design,
+            imputation=s.imputation,
             sc=sc,
-            small=small_cluster_rows(s["small_cluster"]),
-            st=s["structures"],
+            small=small_cluster_rows(s.small_cluster),
+            st=s.structures,
             secondary=secondary,
             sensitivity=sensitivity,
             ex=ex,
             ci=_ci,
             forest="data:image/png;base64," + base64.b64encode(forest).decode(),
-            notes=s.get("notes", []),
+            notes=s.notes,
             f=_f,
             p=fmt_p,
             pc=p_clause,
@@ -277,9 +281,14 @@ COUNT_KEYS = frozenset({"n", "n_events", "n_censored", "observations", "dropped_
 
 
 def released_summary(run: FullRun, study: Study) -> Any:
-    """The run's summary for results.json: every count rounded to the disclosure profile's base, the
-    randomisation null distribution dropped (it is 12 refits' estimates, not needed outside)."""
+    """The run's summary for results.json (see `released_document`)."""
     base = get_profile(study.disclosure_profile).round_base
+    return released_document(run.summary.to_json() if run.summary is not None else {}, base)
+
+
+def released_document(document: Any, base: int) -> Any:
+    """Every count rounded to the disclosure profile's base, non-finite numbers as null, the randomisation
+    null distribution dropped (it is 12 refits' estimates, not needed outside)."""
 
     def walk(value: Any, key: str = "") -> Any:
         if isinstance(value, dict):
@@ -292,4 +301,4 @@ def released_summary(run: FullRun, study: Study) -> Any:
             return None
         return value
 
-    return walk(run.summary)
+    return walk(document)

@@ -54,6 +54,7 @@ from cscvault.analysis.models.randomisation import (
     study_design,
 )
 from cscvault.analysis.models.robust import fit_fe_cr2
+from cscvault.analysis.models.spec import ModelSpec
 from cscvault.analysis.power import minimum_detectable_effect
 from cscvault.analysis.primary import RESULT_FIELDS, PrimaryRun, delivery_set, drop_separated_levels, run_primary
 from cscvault.analysis.results import HeadlineResult, RunSummary, SensitivityResult
@@ -165,16 +166,25 @@ class Spec:
         factors = [f for f in (*self.factors, *factors) if frame[f].nunique() > 1]
         refs = {k: v for k, v in self.references.items() if k in (self.period, *factors)}
         present = {k: v for k, v in refs.items() if k == self.period or v in set(frame[k].astype(str))}
-        return build_design(
-            frame,
-            outcome=OUTCOME,
+        return build_design(frame, self.model_spec(extra=extra, factors=factors, references=present),
+                            source=source or "primary sample")  # fmt: skip
+
+    def model_spec(
+        self,
+        *,
+        extra: Sequence[str] = (),
+        factors: Sequence[str] | None = None,
+        references: dict[str, object] | None = None,
+    ) -> ModelSpec:
+        """The estimators' ModelSpec of this model (numeric `extra` columns join the covariates)."""
+        return ModelSpec(
             treatment=self.treatment,
             period=self.period,
             cluster=self.cluster,
-            covariates=[*self.numeric, *extra],
-            factors=factors,
-            reference_levels=present,
-            source=source or "primary sample",
+            outcome=OUTCOME,
+            covariates=(*self.numeric, *extra),
+            factors=tuple(self.factors if factors is None else factors),
+            reference_levels=MappingProxyType(dict(self.references if references is None else references)),
         )
 
 
@@ -486,9 +496,7 @@ def exposure_time_analysis(cc: pd.DataFrame, spec: Spec, study: Study, *, delaye
 
     return analyse_exposure(
         cc,
-        treatment=spec.treatment,
-        period=spec.period,
-        cluster=spec.cluster,
+        spec.model_spec(),
         fitter=fitter,
         period_order=[p.name for p in study.periods],
         delayed=delayed,

@@ -198,9 +198,15 @@ def test_run_all_rows_have_the_results_shape_and_are_recorded(full_run: tuple[Pa
     assert any(r["model"] == "ame-delta-rubin" for r in rows)
     (mde,) = [r for r in rows if r["analysis"] == "design"]
     assert mde["odds_ratio"] < 1 and mde["term"] == "minimum_detectable_log_or_80"
-    assert sorted(s["number"] for s in run.summary["secondary"]) == [1, 2, 3, 4, 5, 6]
+    assert run.summary is not None and run.summary.secondary is not None
+    assert sorted(s.number for s in run.summary.secondary) == [1, 2, 3, 4, 5, 6]
     assert all(isinstance(r["n_events"], int) and isinstance(r["n"], int) for r in rows)
-    json.dumps(run.summary, default=str)  # the summary is JSON-able for results.json
+    doc = run.summary.to_json()
+    json.dumps(doc, default=str)  # the summary is JSON-able for results.json
+    # results.json's full_plan keeps its shape, and reads back into the same typed summary
+    assert list(doc) == ["notes", "imputation", "headline", "design", "small_cluster", "structures",
+                         "exposure_time", "secondary", "sensitivity"]  # fmt: skip
+    assert full.RunSummary.from_json(doc).to_json() == doc
     with open_raw_vault(vault, ADMIN) as v:
         recorded = v.con.execute("SELECT count(*) FROM results WHERE run_id = ?", [run.run_id]).fetchone()
         plan = v.con.execute("SELECT plan FROM runs WHERE run_id = ?", [run.run_id]).fetchone()
@@ -211,11 +217,13 @@ def test_run_all_rows_have_the_results_shape_and_are_recorded(full_run: tuple[Pa
 @pytest.mark.slow
 def test_headline_is_multiple_imputation_and_matches_rubin_by_hand(full_run: tuple[Path, full.FullRun, str]) -> None:
     _, run, html = full_run
-    head = run.summary["headline"]
-    assert head["m"] == 2 and set(head["imputed"]) == {"gender", "ethnicity_group"}
-    assert head["treatment"]["df"] is not None and head["treatment"]["df"] > 1
-    check = rubin([head["treatment"]["estimate"]] * 2, [head["treatment"]["se"] ** 2] * 2)
-    assert check.estimate == head["treatment"]["estimate"]
+    assert run.summary is not None
+    head = run.summary.headline
+    assert head.m == 2 and set(head.imputed) == {"gender", "ethnicity_group"}
+    assert head.treatment.df is not None and head.treatment.df > 1
+    assert head.treatment.estimate is not None and head.treatment.se is not None
+    check = rubin([head.treatment.estimate] * 2, [head.treatment.se**2] * 2)
+    assert check.estimate == head.treatment.estimate
     assert "multiple imputation (m = 2)" in html and "minimum p 0.0833" in html
     assert "Secondary outcomes" in html and "data:image/png;base64," in html
     assert "minimum detectable effect" in html
@@ -273,8 +281,7 @@ def test_released_summary_rounds_every_count(full_run: tuple[Path, full.FullRun,
 
 
 def test_released_summary_rounds_counts_and_drops_non_finite() -> None:
-    from cscvault.report.whole_plan_section import released_summary
+    from cscvault.report.whole_plan_section import released_document
 
-    run = full.FullRun("r", None, [], {"headline": {"n": 963, "x": math.inf}, "secondary": [{"n_events": 12}]})  # type: ignore[arg-type]
-    doc = released_summary(run, load_study())
+    doc = released_document({"headline": {"n": 963, "x": math.inf}, "secondary": [{"n_events": 12}]}, 5)
     assert doc == {"headline": {"n": 965, "x": None}, "secondary": [{"n_events": 10}]}

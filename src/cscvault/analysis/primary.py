@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -18,6 +19,7 @@ import pandas as pd
 from cscvault import __version__
 from cscvault.analysis.models.glmm import GlmmFit, fit_glmm_frame
 from cscvault.analysis.samples import PrimarySample, build_primary_sample
+from cscvault.analysis.sources import PRIMARY_OUTCOME, Availability, NotDerived, load_availability
 from cscvault.errors import DataError
 from cscvault.study import Study
 from cscvault.vault import Vault
@@ -38,6 +40,7 @@ RESULT_FIELDS = (
     "n_events",
 )
 MISSING_LEVEL = "missing"
+MIN_RECORDED_SHARE = 0.5
 
 
 @dataclass
@@ -58,6 +61,14 @@ class PrimaryRun:
     deliveries_sha256: str
     sample: PrimarySample
     fits: list[FittedAnalysis] = field(default_factory=list)
+    # What the delivered returns can derive; None for a run built outside a vault (tests, validation).
+    availability: Availability | None = None
+    covariates_left_out: tuple[str, ...] = ()  # planned covariates too rarely recorded to adjust for
+
+    @property
+    def not_derived(self) -> list[NotDerived]:
+        """The primary outcome's part that could not be derived (the LAs left out, and why)."""
+        return self.availability.report([PRIMARY_OUTCOME]) if self.availability is not None else []
 
     def rows(self) -> list[dict[str, Any]]:
         """The results.json rows: one per term of every fitted analysis (Wald z), then the treatment term's
@@ -143,6 +154,15 @@ def drop_separated_levels(
     return frame[keep], dropped
 
 
+def unrecorded_covariates(frame: pd.DataFrame, covariates: Sequence[str]) -> list[str]:
+    """Planned covariates recorded for fewer than MIN_RECORDED_SHARE of the children: typically the return
+    that carries them was not delivered (no SSDA903: no UASC status), so a complete-case fit would keep
+    almost nobody. With a non-empty frame only."""
+    if frame.empty:
+        return []
+    return [c for c in covariates if c in frame and float(frame[c].notna().mean()) < MIN_RECORDED_SHARE]
+
+
 def delivery_set(vault: Vault) -> tuple[str, int]:
     shas = sorted(str(r[0]) for r in vault.con.execute("SELECT sha256 FROM deliveries WHERE NOT rejected").fetchall())
     return hashlib.sha256("\n".join(shas).encode()).hexdigest(), len(shas)
@@ -151,13 +171,29 @@ def delivery_set(vault: Vault) -> tuple[str, int]:
 def run_primary(vault: Vault) -> PrimaryRun:
     vault.require_role("analyst", "admin")
     study = vault.study
-    sample = build_primary_sample(vault.con, study)
+    available = load_availability(vault.con, study)
+    missing = available.not_derived(PRIMARY_OUTCOME)
+    if missing is not None and missing.everywhere:
+        raise DataError(f"the primary outcome {PRIMARY_OUTCOME} cannot be derived: {missing.reason}")
+    codes = {la.name: la.ons_code for la in study.local_authorities}
+    sample = build_primary_sample(vault.con, study, [codes[la] for la in available.las_with(PRIMARY_OUTCOME)])
+    if missing is not None:
+        sample.notes.append(f"left out of the primary outcome ({PRIMARY_OUTCOME}): {missing.reason}")
     if sample.analysed.empty:
         raise DataError("the primary sample is empty: no referrals in the trial window were delivered")
+    left_out = unrecorded_covariates(sample.analysed, study.analysis_plan.primary.covariates)
+    if left_out:
+        sample.notes.append(
+            f"left out of every model: {', '.join(left_out)}, recorded for fewer than "
+            f"{MIN_RECORDED_SHARE:.0%} of the analysed children (the returns that carry it were not delivered "
+            "for most of them); adjusting for it would drop most of the sample"
+        )
     deliveries_sha, n_deliveries = delivery_set(vault)
     run = PrimaryRun(uuid.uuid4().hex[:12], study.plan_sha256, __version__, deliveries_sha, sample)
+    run.availability = available
+    run.covariates_left_out = tuple(left_out)
     started = dt.datetime.now(dt.UTC)
-    run.fits.extend(fit_primary_models(sample, study))
+    run.fits.extend(fit_primary_models(sample, study, left_out=left_out))
     _record(vault, run, started, n_deliveries)
     return run
 
@@ -168,31 +204,31 @@ def fit_primary_models(
     *,
     strategies: tuple[str, ...] | None = None,
     estimations: tuple[str, ...] | None = None,
+    left_out: Sequence[str] = (),
 ) -> list[FittedAnalysis]:
     """The plan's primary model on a primary sample, for each missing-data strategy and estimation method
     (all of the plan's unless narrowed; the validation of issue 5 fits complete-case Laplace only)."""
     plan = study.analysis_plan
-    model = plan["models"]["primary"]
-    cov = plan["covariates"]
-    covariate_names = list(model["covariates"])
-    numeric = [c for c in covariate_names if c == cov["white_share"]["name"]]
+    model = plan.primary
+    covariate_names = tuple(c for c in model.covariates if c not in left_out)
+    numeric = list(plan.numeric_covariates(covariate_names))
     factors = [c for c in covariate_names if c not in numeric]
-    references = {spec["name"]: spec["reference"] for spec in cov.values() if "reference" in spec}
-    references[model["period"]] = study.periods[0].name
-    agq = int(model.get("agq_points", 25))
+    references: dict[str, str] = plan.references()
+    references[model.period] = study.periods[0].name
+    agq = int(model.options.get("agq_points", 25))
     fits = []
-    for strategy in strategies or tuple(model["missing"]):
+    for strategy in strategies or tuple(model.options["missing"]):
         frame, dropped = _factor_frame(sample, factors, strategy)
         frame["cla_18m"] = frame["cla_18m"].astype(int)
         frame, separated = drop_separated_levels(frame, "cla_18m", factors, references)
-        for estimation in estimations or tuple(model["estimation"]):
+        for estimation in estimations or tuple(model.options["estimation"]):
             nagq = 1 if estimation == "laplace" else agq
             fit = fit_glmm_frame(
                 frame,
                 outcome="cla_18m",
-                treatment=model["treatment"],
-                period=model["period"],
-                cluster=model["cluster"],
+                treatment=model.treatment,
+                period=model.period,
+                cluster=model.cluster,
                 covariates=numeric,
                 factors=factors,
                 reference_levels=references,

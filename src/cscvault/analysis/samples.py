@@ -16,6 +16,7 @@ rectifications are already applied. One row per child:
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -94,11 +95,17 @@ def latest_data(referrals: pd.DataFrame, cla: pd.DataFrame) -> dict[str, dt.date
     return {str(k): pd.Timestamp(v).date() for k, v in dates.groupby("la_code")["d"].max().items()}
 
 
-def build_primary_sample(con: duckdb.DuckDBPyConnection, study: Study) -> PrimarySample:
-    plan = study.analysis_plan["samples"]["primary"]
-    follow = int(study.analysis_plan["outcomes"]["cla_18m"]["window_months"])
+def build_primary_sample(
+    con: duckdb.DuckDBPyConnection, study: Study, la_codes: Collection[str] | None = None
+) -> PrimarySample:
+    """The primary sample; `la_codes`, when given, keeps only those LAs' referrals (the LAs whose returns
+    derive the outcome: an LA without SSDA903 would otherwise show every child as never looked after)."""
+    plan = study.analysis_plan.samples["primary"]
+    follow = study.analysis_plan.outcomes["cla_18m"].window_months
     referrals, children, cla = load_inputs(con)
-    return primary_sample_from_frames(referrals, children, cla, study, int(plan["max_age_years"]), follow)
+    if la_codes is not None:
+        referrals = referrals[referrals["la_code"].isin(set(la_codes))]
+    return primary_sample_from_frames(referrals, children, cla, study, plan.max_age_years, follow)
 
 
 def primary_sample_from_frames(
@@ -147,16 +154,17 @@ def primary_sample_from_frames(
     first = ordered.drop_duplicates("child_key", keep="first").copy()
     first["tie"] = first["child_key"].map(ties).fillna(1) > 1
 
-    earliest_care = (
-        cla.assign(start_date=pd.to_datetime(cla["start_date"]).dt.date).groupby("child_key")["start_date"].min()
-    )
-    first["earliest_care"] = first["child_key"].map(earliest_care)
-    care_before = first["earliest_care"].notna() & (first["earliest_care"] < first["referral_date"])
+    # Compared as timestamps: with no period of care delivered the mapped column is all-missing floats,
+    # which cannot be compared with dates.
+    earliest_care = pd.to_datetime(cla["start_date"]).groupby(cla["child_key"]).min()
+    first["earliest_care"] = pd.to_datetime(first["child_key"].map(earliest_care))
+    care_before = first["earliest_care"].notna() & (first["earliest_care"] < pd.to_datetime(first["referral_date"]))
 
-    starts = cla.assign(start_date=pd.to_datetime(cla["start_date"]).dt.date)[["child_key", "start_date"]]
+    starts = cla.assign(start_date=pd.to_datetime(cla["start_date"]))[["child_key", "start_date"]]
     merged = first[["child_key", "referral_date"]].merge(starts, on="child_key", how="left")
-    merged["end"] = merged["referral_date"].map(lambda d: add_months(d, follow_up_months))
-    hit = (merged["start_date"] >= merged["referral_date"]) & (merged["start_date"] <= merged["end"])
+    merged["end"] = pd.to_datetime(merged["referral_date"].map(lambda d: add_months(d, follow_up_months)))
+    referred = pd.to_datetime(merged["referral_date"])
+    hit = (merged["start_date"] >= referred) & (merged["start_date"] <= merged["end"])
     event = merged[hit.fillna(False)].groupby("child_key").size().gt(0)
     first["event"] = first["child_key"].map(event).astype("boolean").fillna(False).astype(bool)
     first["follow_up_end"] = first["referral_date"].map(lambda d: add_months(d, follow_up_months))

@@ -31,6 +31,7 @@ from statsmodels.duration.hazard_regression import PHReg
 
 from cscvault.analysis.models.glmm import fit_glmm_frame
 from cscvault.analysis.samples import PrimarySample
+from cscvault.analysis.sources import Availability
 from cscvault.clock import add_months
 from cscvault.errors import DataError, UsageError
 
@@ -507,6 +508,8 @@ OUTCOMES: tuple[Callable[[pd.DataFrame, SecondaryInputs], SecondaryResult], ...]
     rereferral_parental,
     unauthorised_absence,
 )
+OUTCOME_SPECS: tuple[Outcome, ...] = (RETURNED, CPP_DAYS, CPP_TOTAL, PROCEEDINGS, REREFERRAL, ABSENCE)
+SECONDARY_OUTCOMES: tuple[str, ...] = tuple(o.outcome for o in OUTCOME_SPECS)
 
 
 def run_secondary(
@@ -514,12 +517,25 @@ def run_secondary(
     sample: PrimarySample,
     numbers: tuple[int, ...] = (1, 2, 3, 4, 5, 6),
     inputs: SecondaryInputs | None = None,
+    available: Availability | None = None,
 ) -> list[SecondaryResult]:
     """Fit the chosen secondary outcomes (1-6) on the primary sample's children (`inputs`, when given,
-    saves reading the tables again)."""
+    saves reading the tables again). With `available`, an outcome is fitted on the LAs whose returns derive
+    it only, and left out when none do."""
     bad = [k for k in numbers if not 1 <= k <= len(OUTCOMES)]
     if bad:
         raise UsageError(f"secondary outcomes are numbered 1-{len(OUTCOMES)}, not {bad[0]}")
     inp = inputs if inputs is not None else load_secondary_inputs(con)
     base = base_frame(sample, inp.data_end)
-    return [OUTCOMES[k - 1](base, inp) for k in numbers]
+    out = []
+    for k in numbers:
+        fit = OUTCOMES[k - 1]
+        mine = base
+        if available is not None:
+            outcome = OUTCOME_SPECS[k - 1].outcome
+            las = available.las_with(outcome)
+            if not las:
+                continue  # named in the run's not-derived list, never fitted as "no event"
+            mine = base[base["la"].isin(las)].reset_index(drop=True)
+        out.append(fit(mine, inp))
+    return out

@@ -26,8 +26,9 @@ from __future__ import annotations
 import datetime as dt
 import math
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import Any
 
 import numpy as np
@@ -53,15 +54,19 @@ from cscvault.analysis.models.randomisation import (
     study_design,
 )
 from cscvault.analysis.models.robust import fit_fe_cr2
+from cscvault.analysis.models.spec import ModelSpec
 from cscvault.analysis.power import minimum_detectable_effect
 from cscvault.analysis.primary import RESULT_FIELDS, PrimaryRun, delivery_set, drop_separated_levels, run_primary
+from cscvault.analysis.results import HeadlineResult, RunSummary, SensitivityResult
 from cscvault.analysis.secondary_outcomes import (
+    SECONDARY_OUTCOMES,
     SecondaryResult,
     base_frame,
     load_secondary_inputs,
     parental_risk_children,
     run_secondary,
 )
+from cscvault.analysis.sources import PRIMARY_OUTCOME, NotDerived
 from cscvault.clock import add_months
 from cscvault.errors import DataError, UsageError
 from cscvault.study import Study
@@ -73,6 +78,36 @@ DEFAULT_SEED = 123  # the evaluator's mice seed
 MICE_ITERATIONS = 10
 GEE_VARIANCES = ("sandwich", "kc", "md", "fg")
 ALT_TREATMENT_WEEKS = 4
+
+
+# -- progress -------------------------------------------------------------------------------------
+
+Progress = Callable[[str, int, int], None]
+"""A progress callback: (step starting, steps done, steps in all). The CLI renders it; analysis code only
+calls it."""
+
+
+class Steps:
+    """Counts the plan's steps for a progress callback (a no-op without one)."""
+
+    def __init__(self, progress: Progress | None, names: Sequence[str]) -> None:
+        self.progress = progress
+        self.total = len(names)
+        self.done = 0
+
+    def __call__(self, what: str) -> None:
+        """`what` starts: report it with the steps finished so far."""
+        if self.progress is not None:
+            self.progress(what, self.done, self.total)
+        self.done += 1
+
+    def skip(self, *names: str) -> None:
+        """Steps that turn out not to be needed leave the total."""
+        self.total -= len(names)
+
+    def finish(self) -> None:
+        if self.progress is not None:
+            self.progress("done", self.total, self.total)
 
 
 # -- the model specification, read from the plan --------------------------------------------------
@@ -89,19 +124,32 @@ class Spec:
 
     @classmethod
     def from_study(cls, study: Study) -> Spec:
-        model = study.analysis_plan["models"]["primary"]
-        cov = study.analysis_plan["covariates"]
-        names = list(model["covariates"])
-        numeric = tuple(c for c in names if c == cov["white_share"]["name"])
-        refs: dict[str, object] = {s["name"]: s["reference"] for s in cov.values() if "reference" in s}
-        refs[model["period"]] = study.periods[0].name
+        plan = study.analysis_plan
+        model = plan.primary
+        numeric = plan.numeric_covariates(model.covariates)
+        refs: dict[str, object] = dict(plan.references())
+        refs[model.period] = study.periods[0].name
         return cls(
-            model["treatment"],
-            model["period"],
-            model["cluster"],
+            model.treatment,
+            model.period,
+            model.cluster,
             numeric,
-            tuple(c for c in names if c not in numeric),
+            tuple(c for c in model.covariates if c not in numeric),
             refs,
+        )
+
+    def without(self, covariates: Sequence[str]) -> Spec:
+        """The same model without some covariates (those the delivered returns leave unrecorded)."""
+        if not covariates:
+            return self
+        drop = set(covariates)
+        return Spec(
+            self.treatment,
+            self.period,
+            self.cluster,
+            tuple(c for c in self.numeric if c not in drop),
+            tuple(c for c in self.factors if c not in drop),
+            {k: v for k, v in self.references.items() if k not in drop},
         )
 
     def glmm(
@@ -118,16 +166,25 @@ class Spec:
         factors = [f for f in (*self.factors, *factors) if frame[f].nunique() > 1]
         refs = {k: v for k, v in self.references.items() if k in (self.period, *factors)}
         present = {k: v for k, v in refs.items() if k == self.period or v in set(frame[k].astype(str))}
-        return build_design(
-            frame,
-            outcome=OUTCOME,
+        return build_design(frame, self.model_spec(extra=extra, factors=factors, references=present),
+                            source=source or "primary sample")  # fmt: skip
+
+    def model_spec(
+        self,
+        *,
+        extra: Sequence[str] = (),
+        factors: Sequence[str] | None = None,
+        references: dict[str, object] | None = None,
+    ) -> ModelSpec:
+        """The estimators' ModelSpec of this model (numeric `extra` columns join the covariates)."""
+        return ModelSpec(
             treatment=self.treatment,
             period=self.period,
             cluster=self.cluster,
-            covariates=[*self.numeric, *extra],
-            factors=factors,
-            reference_levels=present,
-            source=source or "primary sample",
+            outcome=OUTCOME,
+            covariates=(*self.numeric, *extra),
+            factors=tuple(self.factors if factors is None else factors),
+            reference_levels=MappingProxyType(dict(self.references if references is None else references)),
         )
 
 
@@ -188,10 +245,17 @@ class FullRun:
     run_id: str
     primary: PrimaryRun
     extra_rows: list[dict[str, Any]] = field(default_factory=list)
-    summary: dict[str, Any] = field(default_factory=dict)
+    summary: RunSummary | None = None  # set when the plan has run
 
     def rows(self) -> list[dict[str, Any]]:
         return [*self.primary.rows(), *self.extra_rows]
+
+    @property
+    def not_derived(self) -> list[NotDerived]:
+        """Every planned outcome (primary and secondary) the delivered returns cannot derive, in full or for
+        some LAs, with the reason."""
+        available = self.primary.availability
+        return available.report([PRIMARY_OUTCOME, *SECONDARY_OUTCOMES]) if available is not None else []
 
 
 # -- 1. multiple imputation -----------------------------------------------------------------------
@@ -432,9 +496,7 @@ def exposure_time_analysis(cc: pd.DataFrame, spec: Spec, study: Study, *, delaye
 
     return analyse_exposure(
         cc,
-        treatment=spec.treatment,
-        period=spec.period,
-        cluster=spec.cluster,
+        spec.model_spec(),
         fitter=fitter,
         period_order=[p.name for p in study.periods],
         delayed=delayed,
@@ -614,13 +676,30 @@ def run_all(
     secondary: bool = True,
     sensitivity_analyses: bool = True,
     exposure_analyses: bool = True,
+    progress: Progress | None = None,
 ) -> FullRun:
-    """Run the whole analysis plan; record its rows under one run (plan 'all') and return them."""
+    """Run the whole analysis plan; record its rows under one run (plan 'all') and return them.
+    `progress(what, done, total)` is called as each step starts (names of analyses only, never data)."""
     vault.require_role("analyst", "admin")
     study = vault.study
     spec = Spec.from_study(study)
+    planned = study.analysis_plan.models
+    step = Steps(
+        progress,
+        [
+            "primary analysis",
+            *(f"multiple imputation, m = {mm}" for mm in m),
+            "small-cluster inference",
+            "correlation structures",
+            *(["exposure time"] if exposure_analyses and "exposure_time" in planned else []),
+            *(["secondary outcomes"] if secondary else []),
+            *(["sensitivity analyses"] if sensitivity_analyses else []),
+        ],
+    )
     started = dt.datetime.now(dt.UTC)
+    step("primary analysis")
     primary = run_primary(vault)
+    spec = spec.without(primary.covariates_left_out)
     run = FullRun(uuid.uuid4().hex[:12], primary)
     sample = primary.sample
     frame = model_frame(sample.analysed, spec)
@@ -639,6 +718,7 @@ def run_all(
             "no covariate is missing, so multiple imputation would reproduce the complete-case fit: "
             "the complete-case Laplace fit is the headline"
         )
+        step.skip(*(f"multiple imputation, m = {mm}" for mm in m))
         m = ()
         head = primary.headline.fit
         me = average_marginal_effect_of(spec, cc_primary, head)
@@ -646,6 +726,7 @@ def run_all(
         rows.append(_row("primary", "complete_case", "ame-delta", "treatment:risk_difference", head.n, head.n_events,
                          **{k: me[k] for k in ("estimate", "se", "ci_low", "ci_high", "p_value")}))  # fmt: skip
     for mm in m:
+        step(f"multiple imputation, m = {mm}")
         mi = impute_and_pool(frame, spec, mm, seed)
         label = f"multiple_imputation_m{mm}"
         pooled: dict[str, Pooled] = mi["pooled"]
@@ -677,11 +758,13 @@ def run_all(
                      odds_ratio=summary["design"]["odds_ratio"]))  # fmt: skip
 
     # 3. small-cluster inference
+    step("small-cluster inference")
     sc = small_cluster(cc, spec, study)
     summary["small_cluster"] = sc
     rows.extend(_small_cluster_rows(sc, spec.treatment))
 
     # 4. correlation structures
+    step("correlation structures")
     comp = compare_structures(spec.design(cc, source="complete-case sample"))
     cp = comp.cluster_period
     rows.extend(cp.result_rows(analysis="primary", outcome=OUTCOME, sample="complete_case",
@@ -702,8 +785,8 @@ def run_all(
     }
 
     # 4b. exposure time, when the plan lists it
-    planned = study.analysis_plan.get("models", {})
     if exposure_analyses and "exposure_time" in planned:
+        step("exposure time")
         try:
             ex = exposure_time_analysis(cc_primary, spec, study, delayed="delayed_effect" in planned)
         except (DataError, UsageError, np.linalg.LinAlgError, ArithmeticError) as exc:
@@ -715,20 +798,35 @@ def run_all(
 
     # 5. secondary outcomes
     inputs = load_secondary_inputs(vault.con)
+    results: list[SecondaryResult] = []
     if secondary:
-        results: list[SecondaryResult] = run_secondary(vault.con, sample, inputs=inputs)
+        step("secondary outcomes")
+        results = run_secondary(vault.con, sample, inputs=inputs, available=primary.availability)
         rows.extend(r.row() for r in results)
-        summary["secondary"] = [r.to_dict() for r in results]
 
     # 6. sensitivity
     if sensitivity_analyses:
+        step("sensitivity analyses")
         parental = parental_risk_children(base_frame(sample, inputs.data_end), inputs.assessments)
         entries, sens_rows = sensitivity(cc, spec, study, parental)
         summary["sensitivity"] = entries
         rows.extend(sens_rows)
 
-    run.summary = summary
+    run.summary = RunSummary(
+        notes=tuple(summary["notes"]),
+        headline=HeadlineResult.from_json(summary["headline"]),
+        imputation=tuple(HeadlineResult.from_json(r) for r in summary["imputation"]),
+        design=MappingProxyType(summary["design"]),
+        small_cluster=MappingProxyType(sc),
+        structures=MappingProxyType(summary["structures"]),
+        exposure_time=None if "exposure_time" not in summary else MappingProxyType(summary["exposure_time"]),
+        secondary=tuple(results) if secondary else None,
+        sensitivity=tuple(SensitivityResult.from_json(e) for e in summary["sensitivity"])
+        if "sensitivity" in summary
+        else None,
+    )
     _record(vault, run, started)
+    step.finish()
     return run
 
 

@@ -18,6 +18,7 @@ from typing import Any, Concatenate, ParamSpec, TypeVar
 
 from cscvault import audit, clock
 from cscvault.analysis.primary import PrimaryRun, delivery_set, run_primary
+from cscvault.analysis.sources import NotDerived
 from cscvault.audit import AuditReport
 from cscvault.disclosure import release as _release
 from cscvault.errors import DataError, TamperedError, UsageError
@@ -96,6 +97,7 @@ class AnalysisOutput:
     run: PrimaryRun
     report: Path
     results: Path
+    not_derived: tuple[NotDerived, ...] = ()  # outcomes (or LAs' parts) the delivered returns cannot derive
 
 
 @dataclass(frozen=True)
@@ -256,23 +258,30 @@ class VaultSession:
     def quality(self) -> dict[str, object]:
         return quality_report(self._vault)
 
-    def analyse(self, out_dir: Path, plan: str = "primary") -> AnalysisOutput:
+    def analyse(
+        self, out_dir: Path, plan: str = "primary", progress: Callable[[str, int, int], None] | None = None
+    ) -> AnalysisOutput:
         """Run the pre-registered analysis inside the vault and write the disclosure-checked report and results.
 
         `primary`: the primary mixed model (complete case, missing indicator; Laplace and quadrature).
         `all`: the whole plan: multiple imputation headline, AME, small-cluster inference, the cluster-period
-        model, secondary outcomes and sensitivity analyses, beside the primary fits."""
+        model, secondary outcomes and sensitivity analyses, beside the primary fits.
+        `progress(what, done, total)` hears of each step as it starts (analysis names only)."""
         if plan not in ("primary", "all"):
             raise UsageError(f"unknown analysis plan '{plan}' (available: primary, all, did)")
+        step = progress or (lambda what, done, total: None)
         if plan == "primary":
+            step("primary analysis", 0, 2)
             run = run_primary(self._vault)
+            step("report", 1, 2)
             written = render_report(run, self._vault.study, Path(out_dir))
-            return AnalysisOutput(run, written["report"], written["results"])
+            step("done", 2, 2)
+            return AnalysisOutput(run, written["report"], written["results"], tuple(run.not_derived))
         # The whole plan pulls in every estimator; `--plan primary` should not pay for importing them.
         from cscvault.analysis.whole_plan import run_all
         from cscvault.report.whole_plan_section import released_summary, render_full_section
 
-        full_run = run_all(self._vault)
+        full_run = run_all(self._vault, progress=progress)
         written = render_report(
             full_run.primary,
             self._vault.study,
@@ -280,8 +289,9 @@ class VaultSession:
             extra_rows=full_run.extra_rows,
             extra_html=render_full_section(full_run, self._vault.study),
             extra_summary=released_summary(full_run, self._vault.study),
+            not_derived=full_run.not_derived,
         )
-        return AnalysisOutput(full_run.primary, written["report"], written["results"])
+        return AnalysisOutput(full_run.primary, written["report"], written["results"], tuple(full_run.not_derived))
 
     # -- re-identification risk (role dpo or admin) ----------------------------------------------------
 

@@ -10,7 +10,7 @@ import typer
 from cscvault import api
 from cscvault.cli.credentials import credentials
 from cscvault.cli.options import JsonOption, RecoveryOption, StudyOption, UserOption
-from cscvault.cli.output import print_json
+from cscvault.cli.output import analysis_progress, err, print_json
 from cscvault.errors import UsageError
 
 
@@ -39,7 +39,12 @@ def analyse(
     if vault is None:
         raise UsageError(f"--plan {plan} runs inside a vault: give VAULT")
     api.check_vault_dir(vault)
-    output = api.analyse(vault, credentials(user, recovery), out, plan)
+    creds = credentials(user, recovery)
+    # Progress goes to stderr under --json too: stdout keeps the one JSON document.
+    with analysis_progress("analyse") as advance:
+        output = api.analyse(vault, creds, out, plan, progress=advance)
+    for nd in output.not_derived:
+        err(f"warning: outcome {nd.outcome} not derived: {nd.reason}")
     head = output.run.headline.fit.effect
     if json_:
         print_json(
@@ -51,6 +56,7 @@ def analyse(
                 "ci_low": head.ci_low,
                 "ci_high": head.ci_high,
                 "p_value": head.p_value,
+                "not_derived": [nd.to_json() for nd in output.not_derived],
             }
         )
         return

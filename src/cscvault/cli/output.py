@@ -48,3 +48,20 @@ def progress_bar(label: str, enabled: bool = True) -> Iterator[Callable[[str, in
             bar.update(task, completed=done, total=total, description=what[:40])
 
         yield advance
+
+
+@contextlib.contextmanager
+def analysis_progress(label: str) -> Iterator[Callable[[str, int, int], None]]:
+    """Progress of an analysis on stderr: a rich bar on a terminal, else one plain line per step (a log or a
+    pipe still shows where a long run is). Steps name analyses, never data."""
+    from rich.console import Console  # slow to import; only a running analysis needs it
+
+    if Console(stderr=True).is_terminal:
+        with progress_bar(label) as advance:
+            yield advance
+        return
+
+    def line(what: str, done: int, total: int) -> None:
+        err(f"{label}: [{done}/{total}] {what}")
+
+    yield line

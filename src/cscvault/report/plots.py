@@ -15,6 +15,7 @@ matplotlib.use("Agg")  # no display; set before pyplot is imported
 import matplotlib.pyplot as plt
 from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
+from matplotlib.ticker import FixedFormatter, FixedLocator, NullLocator
 
 from cscvault.study import Study
 
@@ -52,8 +53,39 @@ def stepped_wedge(study: Study) -> bytes:
     return _png(fig)
 
 
+# Ticks an odds-ratio axis may show, each with a rank: rank 1 always (when in range), then rank 2 and 3
+# while the axis has room, so ticks read 0.5, 0.75, 1, 1.5 rather than 6x10^-1.
+_OR_TICKS = (
+    (0.01, 1), (0.02, 3), (0.05, 2), (0.1, 1), (0.2, 3), (0.25, 2), (0.5, 1), (0.6, 4), (0.7, 4), (0.75, 3),
+    (0.8, 4), (0.9, 4), (0.95, 5), (1.0, 1), (1.05, 5), (1.1, 4), (1.25, 4), (1.5, 3), (2.0, 1),
+    (3.0, 3), (4.0, 3), (5.0, 2), (10.0, 1),
+    (20.0, 2), (50.0, 2), (100.0, 1),
+)  # fmt: skip
+MAX_TICKS = 8
+
+
+def odds_ratio_ticks(low: float, high: float) -> list[float]:
+    """Plain ticks for a log odds-ratio axis spanning [low, high]: ranks 1-3 while at most MAX_TICKS, the
+    finer ranks only until there are three ticks."""
+    inside = [(t, r) for t, r in _OR_TICKS if low <= t <= high]
+    chosen: list[float] = []
+    for rank in (1, 2, 3, 4, 5):
+        more = [t for t, r in inside if r == rank]
+        # Ranks 1-3 while they fit; the fine ranks 4-5 only for a narrow axis with under three ticks.
+        enough = len(chosen) >= 3 and (rank > 3 or len(chosen) + len(more) > MAX_TICKS)
+        if enough:
+            break
+        chosen.extend(more)
+    return sorted(chosen)
+
+
+def tick_text(value: float) -> str:
+    """0.5 -> "0.5", 1.0 -> "1", 0.75 -> "0.75" (no exponents, no trailing zeros)."""
+    return f"{value:g}"
+
+
 def forest(labels: Sequence[str], ors: Sequence[float], lows: Sequence[float], highs: Sequence[float]) -> bytes:
-    """Odds ratios with 95% CIs on a log scale, one row per fitted analysis."""
+    """Odds ratios with 95% CIs on a log scale with plain ticks, one row per fitted analysis."""
     fig, ax = plt.subplots(figsize=(7.5, 0.45 * len(labels) + 1.0))
     ys = list(range(len(labels)))
     for y, o, lo, hi in zip(ys, ors, lows, highs, strict=True):
@@ -61,6 +93,13 @@ def forest(labels: Sequence[str], ors: Sequence[float], lows: Sequence[float], h
         ax.plot([o], [y], marker="s", color=TREATED, markersize=6)
     ax.axvline(1.0, color="#505a5f", linestyle="--", linewidth=1)
     ax.set_xscale("log")
+    ends = [float(v) for v in (*lows, *highs, *ors, 1.0) if v is not None and 0 < float(v) < float("inf")]
+    left, right = min(ends) / 1.15, max(ends) * 1.15
+    ax.set_xlim(left, right)
+    ticks = odds_ratio_ticks(left, right)
+    ax.xaxis.set_major_locator(FixedLocator(ticks))
+    ax.xaxis.set_major_formatter(FixedFormatter([tick_text(t) for t in ticks]))
+    ax.xaxis.set_minor_locator(NullLocator())
     ax.set_yticks(ys)
     ax.set_yticklabels(labels, fontsize=8)
     ax.invert_yaxis()

@@ -22,10 +22,13 @@ from markupsafe import Markup
 
 from cscvault.analysis.models.glmm import GlmmFit
 from cscvault.analysis.primary import PrimaryRun
+from cscvault.analysis.sources import NotDerived
 from cscvault.disclosure.check import CheckedTable, apply_profile
 from cscvault.disclosure.profiles import get_profile
 from cscvault.fileio import write_atomic
 from cscvault.report import plots
+from cscvault.report.labels import term_label
+from cscvault.report.numbers import COEF_DIGITS, fmt_ci, fmt_number, fmt_p, fmt_ratio, p_clause
 from cscvault.study import Study
 
 MODEL_LABELS = {"glmm-laplace": "Laplace", "complete_case": "complete case", "missing_indicator": "missing indicator"}
@@ -80,9 +83,12 @@ def render_report(
     extra_rows: Sequence[dict[str, Any]] = (),
     extra_html: str = "",
     extra_summary: dict[str, Any] | None = None,
+    not_derived: Sequence[NotDerived] | None = None,
 ) -> dict[str, Path]:
     """Write report.html and results.json into `out_dir`; returns their paths. `extra_*` carry the rest of the
-    plan (`analyse --plan all`): its rows, its report section (already disclosure-checked HTML) and summary."""
+    plan (`analyse --plan all`): its rows, its report section (already disclosure-checked HTML) and summary.
+    `not_derived`: the outcomes the delivered returns could not derive (default: the primary run's own)."""
+    missing = list(run.not_derived if not_derived is None else not_derived)
     profile = get_profile(study.disclosure_profile)
     flow = checked_flow(run, study)
     rates_checked, rates = checked_rates(run, study)
@@ -100,7 +106,17 @@ def render_report(
     models = [
         {
             "label": _label(f.sample, f.model),
-            "terms": [{k: _fmt(v) for k, v in t.__dict__.items()} for t in f.fit.terms],
+            "terms": [
+                {
+                    "label": term_label(t.term, study.data_dictionary),
+                    "estimate": fmt_number(t.estimate, COEF_DIGITS),
+                    "se": fmt_number(t.se, COEF_DIGITS),
+                    "odds_ratio": fmt_ratio(t.odds_ratio),
+                    "ci": fmt_ci(t.ci_low, t.ci_high),
+                    "p_value": fmt_p(t.p_value),
+                }
+                for t in f.fit.terms
+            ],
             "re_sd": _fmt(f.fit.re_sd.get("cluster")),
             "re_var": _fmt(f.fit.re_var.get("cluster")),
             "icc": _fmt(f.fit.icc),
@@ -138,6 +154,7 @@ def render_report(
             headline=_headline(head, _label(run.headline.sample, run.headline.model)),
             models=models,
             notes=run.sample.notes,
+            not_derived=missing,
             fmt=_fmt,
             # Built by report.full_section from an autoescaping Jinja2 template: every value is escaped.
             full_section=Markup(extra_html),  # noqa: S704
@@ -155,6 +172,7 @@ def render_report(
         "deliveries_sha256": run.deliveries_sha256,
         "disclosure_profile": {"name": profile.name, "version": profile.version},
         "results": [_released_row(r, profile.round_base) for r in [*run.rows(), *extra_rows]],
+        "not_derived": [nd.to_json() for nd in missing],
     }
     if extra_summary is not None:
         document["full_plan"] = extra_summary
@@ -165,12 +183,12 @@ def render_report(
 def _headline(fit: GlmmFit, label: str) -> dict[str, Any]:
     """The headline: the small-sample t test when the fit has one, the Wald z-test as the secondary line."""
     eff, small = fit.effect, fit.small_sample
-    out = {"or": _fmt(eff.odds_ratio), "label": label, "df": None}
-    out.update({"z_low": _fmt(eff.ci_low), "z_high": _fmt(eff.ci_high), "z_p": _fmt(eff.p_value)})
+    out = {"or": fmt_ratio(eff.odds_ratio), "label": label, "df": None}
+    out.update({"z_low": fmt_ratio(eff.ci_low), "z_high": fmt_ratio(eff.ci_high), "z_p": p_clause(eff.p_value)})
     if small is None:
         out.update({"low": out["z_low"], "high": out["z_high"], "p": out["z_p"]})
     else:
-        out.update({"low": _fmt(small.ci_low), "high": _fmt(small.ci_high), "p": _fmt(small.p_value)})
+        out.update({"low": fmt_ratio(small.ci_low), "high": fmt_ratio(small.ci_high), "p": p_clause(small.p_value)})
         out["df"] = f"{small.df:g}"
     return out
 

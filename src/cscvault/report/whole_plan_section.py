@@ -9,7 +9,9 @@ every odds-ratio analysis. Counts are rounded to the disclosure profile's base, 
 from __future__ import annotations
 
 import base64
+import dataclasses
 import math
+from collections.abc import Mapping
 from typing import Any
 
 from jinja2 import Environment, StrictUndefined
@@ -17,6 +19,8 @@ from jinja2 import Environment, StrictUndefined
 from cscvault.analysis.whole_plan import FullRun
 from cscvault.disclosure.profiles import get_profile
 from cscvault.report import plots
+from cscvault.report.labels import term_label
+from cscvault.report.numbers import RATIO_DIGITS, fmt_ci, fmt_number, fmt_p, p_clause
 from cscvault.study import Study
 
 GEE_LABELS = {
@@ -32,7 +36,7 @@ _TEMPLATE = """
 <h2>Full analysis plan</h2>
 <h3>Headline: {{ head.label }}</h3>
 <p>Odds ratio of care within 18 months, treated vs control: <strong>{{ f(head.odds_ratio) }}</strong>
-(95% CI {{ f(head.ci_low) }} to {{ f(head.ci_high) }}; p = {{ f(head.p_value) }}{% if head.df %};
+(95% CI {{ f(head.ci_low) }} to {{ f(head.ci_high) }}; {{ pc(head.p_value) }}{% if head.df %};
 Barnard-Rubin df {{ f(head.df, 1) }}, fraction of missing information {{ f(head.fmi) }}{% endif %}),
 {{ head.n }} children, {{ head.n_events }} looked after.</p>
 <p>Average marginal effect (risk difference, treated minus control): <strong>{{ pct(ame.estimate) }}</strong>
@@ -44,7 +48,7 @@ under the null, by simulation of the design: <code>cscvault design null-sim</cod
 <table><thead><tr><th>Imputations</th><th>Odds ratio</th><th>95% CI</th><th>p</th><th>df</th><th>FMI</th>
 <th>Risk difference</th><th>95% CI</th></tr></thead><tbody>
 {% for r in imputation %}<tr><td>m = {{ r.m }} (seed {{ r.seed }})</td><td>{{ f(r.treatment.odds_ratio) }}</td>
-<td>{{ f(r.treatment.ci_low) }} to {{ f(r.treatment.ci_high) }}</td><td>{{ f(r.treatment.p_value) }}</td>
+<td>{{ f(r.treatment.ci_low) }} to {{ f(r.treatment.ci_high) }}</td><td>{{ p(r.treatment.p_value) }}</td>
 <td>{{ f(r.treatment.df, 1) }}</td><td>{{ f(r.treatment.fmi) }}</td><td>{{ pct(r.ame.estimate) }}</td>
 <td>{{ pct(r.ame.ci_low) }} to {{ pct(r.ame.ci_high) }}</td></tr>
 {% endfor %}</tbody></table>
@@ -54,15 +58,15 @@ under the null, by simulation of the design: <code>cscvault design null-sim</cod
 <h3>Small-cluster inference ({{ sc.n }} children, complete case)</h3>
 <table><thead><tr><th>Method</th><th>Odds ratio</th><th>95% CI</th><th>p</th><th>Reference</th></tr></thead>
 <tbody>{% for r in small %}<tr><td>{{ r.method }}</td><td>{{ f(r.odds_ratio) }}</td>
-<td>{{ r.ci }}</td><td>{{ f(r.p_value) }}</td><td>{{ r.reference }}</td></tr>{% endfor %}</tbody></table>
+<td>{{ r.ci }}</td><td>{{ p(r.p_value) }}</td><td>{{ r.reference }}</td></tr>{% endfor %}</tbody></table>
 <p>{{ sc.randomisation.design }}</p>
 {% for n in sc.notes %}<p class="note">{{ n }}</p>{% endfor %}
 
 <h3>Correlation structure</h3>
 <p>With an LA x period random effect as well as the LA one: odds ratio {{ f(st.odds_ratio) }}
-(95% CI {{ f(st.ci_low) }} to {{ f(st.ci_high) }}); ICC {{ f(st.icc) }} (LA only: {{ f(st.icc_cluster_only) }});
-cluster autocorrelation {{ f(st.cluster_autocorrelation) }}; likelihood-ratio test of the period variance
-p = {{ f(st.lr_p_value) }}{% if st.singular %} (a variance is estimated at zero){% endif %}.</p>
+(95% CI {{ f(st.ci_low) }} to {{ f(st.ci_high) }}); ICC {{ f(st.icc, 3) }} (LA only: {{ f(st.icc_cluster_only, 3) }});
+cluster autocorrelation {{ f(st.cluster_autocorrelation, 3) }}; likelihood-ratio test of the period variance
+{{ pc(st.lr_p_value) }}{% if st.singular %} (a variance is estimated at zero){% endif %}.</p>
 
 {% if ex %}
 <h3>Exposure time</h3>
@@ -73,22 +77,22 @@ model mixes these with design weights that can be negative; the time-averaged ef
 {{ ex.n }} children, complete case.</p>
 <table><thead><tr><th>Effect</th><th>Children</th><th>Odds ratio</th><th>95% CI</th><th>p</th></tr></thead>
 <tbody>{% for r in ex.levels %}<tr><td>Exposure time {{ r.exposure }}</td><td>{{ r.n }}</td>
-<td>{{ f(r.odds_ratio) }}</td><td>{{ ci(r.ci_low, r.ci_high) }}</td><td>{{ f(r.p_value) }}</td></tr>{% endfor %}
+<td>{{ f(r.odds_ratio) }}</td><td>{{ ci(r.ci_low, r.ci_high) }}</td><td>{{ p(r.p_value) }}</td></tr>{% endfor %}
 <tr><td><strong>Time-averaged (mean over exposure times 1 to {{ ex.levels | length }})</strong></td><td></td>
 <td><strong>{{ f(ex.average.odds_ratio) }}</strong></td><td>{{ ci(ex.average.ci_low, ex.average.ci_high) }}</td>
-<td>{{ f(ex.average.p_value) }}</td></tr>
+<td>{{ p(ex.average.p_value) }}</td></tr>
 {% if ex.immediate %}<tr><td>Immediate-effect model (primary, for contrast)</td><td></td>
 <td>{{ f(ex.immediate.odds_ratio) }}</td><td>{{ ci(ex.immediate.ci_low, ex.immediate.ci_high) }}</td>
-<td>{{ f(ex.immediate.p_value) }}</td></tr>{% endif %}
+<td>{{ p(ex.immediate.p_value) }}</td></tr>{% endif %}
 {% if ex.delayed %}<tr><td>Delayed effect (from exposure time 2)</td><td></td><td>{{ f(ex.delayed.odds_ratio) }}</td>
-<td>{{ ci(ex.delayed.ci_low, ex.delayed.ci_high) }}</td><td>{{ f(ex.delayed.p_value) }}</td></tr>
+<td>{{ ci(ex.delayed.ci_low, ex.delayed.ci_high) }}</td><td>{{ p(ex.delayed.p_value) }}</td></tr>
 <tr><td>&nbsp;&nbsp;transition (first treated period)</td><td></td><td>{{ f(ex.delayed.transition.odds_ratio) }}</td>
 <td>{{ ci(ex.delayed.transition.ci_low, ex.delayed.transition.ci_high) }}</td>
-<td>{{ f(ex.delayed.transition.p_value) }}</td></tr>{% endif %}
+<td>{{ p(ex.delayed.transition.p_value) }}</td></tr>{% endif %}
 </tbody></table>
 {% if ex.heterogeneity %}<p>Heterogeneity over exposure time (H0: every exposure-time effect equal):
 Wald chi-square {{ f(ex.heterogeneity.statistic, 2) }} on {{ ex.heterogeneity.df }} df,
-p = {{ f(ex.heterogeneity.p_value) }}.
+{{ pc(ex.heterogeneity.p_value) }}.
 With five LAs the last exposure times rest on one or two LAs, so this test has little power.</p>{% endif %}
 {% if ex.delayed %}<p class="note">Delayed effect: {{ ex.transition_handling }}.</p>
 {% else %}<p class="note">Delayed effect not estimated: {{ ex.delayed_error }}.</p>{% endif %}
@@ -101,7 +105,7 @@ With five LAs the last exposure times rest on one or two LAs, so this test has l
 <th>p</th><th>Children</th><th>Events</th><th>Censored</th></tr></thead><tbody>
 {% for r in secondary %}<tr><td>{{ r.number }}</td><td>{{ r.description }}</td><td>{{ r.model }}</td>
 <td>{{ r.effect_measure }}</td><td>{{ f(r.effect) }}</td><td>{{ f(r.ci_low) }} to {{ f(r.ci_high) }}</td>
-<td>{{ f(r.p_value) }}</td><td>{{ r.n }}</td><td>{{ r.n_events }}</td><td>{{ r.n_censored }}</td></tr>
+<td>{{ p(r.p_value) }}</td><td>{{ r.n }}</td><td>{{ r.n_events }}</td><td>{{ r.n_censored }}</td></tr>
 {% if r.note %}<tr><td></td><td colspan="9" class="note">{{ r.note }}</td></tr>{% endif %}
 {% endfor %}</tbody></table>
 <p>Follow-up that runs past an LA's latest delivered data is censored, never counted as no event.</p>
@@ -112,10 +116,10 @@ With five LAs the last exposure times rest on one or two LAs, so this test has l
 <table><thead><tr><th>Analysis</th><th>Odds ratio</th><th>95% CI</th><th>p</th><th>Children</th>
 <th>Further terms (odds ratio)</th></tr></thead><tbody>
 {% for r in sensitivity %}<tr><td>{{ r.description }}</td>
-{% if r.get("error") %}<td colspan="5">not estimable: {{ r.error }}</td>{% else %}
-<td>{{ f(r.odds_ratio) }}</td><td>{{ f(r.ci_low) }} to {{ f(r.ci_high) }}</td><td>{{ f(r.p_value) }}</td>
-<td>{{ r.n }}</td><td>{% for k, v in r.terms.items() %}{{ k }}: {{ f(v) }}{% if not loop.last %}; {% endif %}
-{% endfor %}{% if r.get("note") %} ({{ r.note }}){% endif %}</td>{% endif %}</tr>{% endfor %}</tbody></table>
+{% if r.error %}<td colspan="5">not estimable: {{ r.error }}</td>{% else %}
+<td>{{ f(r.odds_ratio) }}</td><td>{{ f(r.ci_low) }} to {{ f(r.ci_high) }}</td><td>{{ p(r.p_value) }}</td>
+<td>{{ r.n }}</td><td>{% for k, v in r.terms.items() %}{{ label(k) }}: {{ f(v) }}{% if not loop.last %}; {% endif %}
+{% endfor %}{% if r.note %} ({{ r.note }}){% endif %}</td>{% endif %}</tr>{% endfor %}</tbody></table>
 {% endif %}
 
 <h3>All odds-ratio analyses</h3>
@@ -125,12 +129,8 @@ With five LAs the last exposure times rest on one or two LAs, so this test has l
 """
 
 
-def _f(value: Any, digits: int = 3) -> str:
-    if value is None or (isinstance(value, float) and not math.isfinite(value)):
-        return "–"
-    if isinstance(value, float):
-        return f"{value:.{digits}f}"
-    return str(value)
+def _f(value: Any, digits: int = RATIO_DIGITS) -> str:
+    return fmt_number(value, digits)
 
 
 def _pct(value: Any) -> str:
@@ -144,16 +144,14 @@ def _rounded(n: Any, base: int) -> Any:
 
 
 def _ci(low: Any, high: Any) -> str:
-    if low is None or high is None:
-        return "unbounded"
-    return f"{_f(low)} to {_f(high)}"
+    return fmt_ci(low, high)
 
 
 def _exp(x: Any) -> float | None:
     return None if x is None or not math.isfinite(float(x)) or float(x) > 709 else math.exp(float(x))
 
 
-def small_cluster_rows(sc: dict[str, Any]) -> list[dict[str, Any]]:
+def small_cluster_rows(sc: Mapping[str, Any]) -> list[dict[str, Any]]:
     """One row per small-cluster method: odds ratio, CI, p and the reference distribution (or why the
     method has no estimate)."""
     rows: list[dict[str, Any]] = []
@@ -227,25 +225,27 @@ def render_full_section(run: FullRun, study: Study) -> str:
     """The HTML fragment for the report (self-contained; the forest plot is embedded)."""
     base = get_profile(study.disclosure_profile).round_base
     s = run.summary
-    head = dict(s["headline"]["treatment"])
+    if s is None:
+        raise ValueError("the full plan has not run: no summary to report")
+    head: dict[str, Any] = s.headline.treatment.to_json()
     head.update(
-        n=_rounded(s["headline"]["n"], base),
-        n_events=_rounded(s["headline"]["n_events"], base),
+        n=_rounded(s.headline.n, base),
+        n_events=_rounded(s.headline.n_events, base),
         label=(
-            f"primary model after multiple imputation (m = {s['headline']['m']})"
-            if s["headline"]["m"]
+            f"primary model after multiple imputation (m = {s.headline.m})"
+            if s.headline.m
             else "primary model, complete case (no covariate was missing)"
         ),
     )
-    sc = dict(s["small_cluster"])
+    sc = dict(s.small_cluster)
     sc["n"] = _rounded(sc["n"], base)
     secondary = [
-        {**r, "n": _rounded(r["n"], base), "n_events": _rounded(r["n_events"], base),
-         "n_censored": _rounded(r["n_censored"], base)}
-        for r in s.get("secondary", [])
+        dataclasses.replace(r, n=_rounded(r.n, base), n_events=_rounded(r.n_events, base),
+                            n_censored=_rounded(r.n_censored, base))
+        for r in s.secondary or ()
     ]  # fmt: skip
-    sensitivity = [{**r, "n": _rounded(r.get("n"), base)} for r in s.get("sensitivity", [])]
-    ex = s.get("exposure_time")
+    sensitivity = [dataclasses.replace(r, n=_rounded(r.n, base)) for r in s.sensitivity or ()]
+    ex: Any = s.exposure_time
     if ex is not None and "error" not in ex:
         ex = {**ex, "n": _rounded(ex["n"], base), "levels": [{**r, "n": _rounded(r["n"], base)} for r in ex["levels"]]}
     entries = forest_entries(run)
@@ -256,19 +256,22 @@ def render_full_section(run: FullRun, study: Study) -> str:
         .from_string(_TEMPLATE)
         .render(
             head=head,
-            ame=s["headline"]["ame"],
-            design=s.get("design", {}),
-            imputation=s.get("imputation", []),
+            ame=s.headline.ame,
+            design=s.design,
+            imputation=s.imputation,
             sc=sc,
-            small=small_cluster_rows(s["small_cluster"]),
-            st=s["structures"],
+            small=small_cluster_rows(s.small_cluster),
+            st=s.structures,
             secondary=secondary,
             sensitivity=sensitivity,
             ex=ex,
             ci=_ci,
             forest="data:image/png;base64," + base64.b64encode(forest).decode(),
-            notes=s.get("notes", []),
+            notes=s.notes,
             f=_f,
+            p=fmt_p,
+            pc=p_clause,
+            label=lambda term: term_label(term, study.data_dictionary),
             pct=_pct,
         )
     )
@@ -278,9 +281,14 @@ COUNT_KEYS = frozenset({"n", "n_events", "n_censored", "observations", "dropped_
 
 
 def released_summary(run: FullRun, study: Study) -> Any:
-    """The run's summary for results.json: every count rounded to the disclosure profile's base, the
-    randomisation null distribution dropped (it is 12 refits' estimates, not needed outside)."""
+    """The run's summary for results.json (see `released_document`)."""
     base = get_profile(study.disclosure_profile).round_base
+    return released_document(run.summary.to_json() if run.summary is not None else {}, base)
+
+
+def released_document(document: Any, base: int) -> Any:
+    """Every count rounded to the disclosure profile's base, non-finite numbers as null, the randomisation
+    null distribution dropped (it is 12 refits' estimates, not needed outside)."""
 
     def walk(value: Any, key: str = "") -> Any:
         if isinstance(value, dict):
@@ -293,4 +301,4 @@ def released_summary(run: FullRun, study: Study) -> Any:
             return None
         return value
 
-    return walk(run.summary)
+    return walk(document)

@@ -24,6 +24,7 @@ from typing import Any
 
 from cscvault.errors import StudyError
 from cscvault.study.model import (
+    AnalysisVariable,
     Category,
     Contact,
     DataDictionary,
@@ -39,6 +40,7 @@ from cscvault.study.model import (
     SupervisoryAuthority,
     Windows,
 )
+from cscvault.study.plan import parse_plan
 
 DEFAULT_STUDY_FILE = "family_safeguarding.toml"
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
@@ -200,7 +202,7 @@ def parse_study(
     plan_name = s.text("analysis_plan", _COMPANIONS["analysis_plan"])
     if plan_text is None:
         plan_text = _companion_text("analysis_plan", plan_name, base_dir, source)
-    plan = _parse_toml(plan_text, plan_name)
+    plan = parse_plan(_parse_toml(plan_text, plan_name), dictionary, plan_name)
 
     controller_r = root.table("controller")
     controller = Contact(
@@ -351,8 +353,26 @@ def parse_data_dictionary(text: str, source: str = "data_dictionary.toml") -> Da
             if sf.field not in all_fields:
                 raise sp.fail("field", f"'{sf.field}' is not a field of the data dictionary")
             sensitive.append(sf)
+    allowed = {f for c in categories for f in c.fields}
+    variables = []
+    for name, v in (root.data.get("variables") or {}).items():
+        r = _Reader(source, v, f"variables.{name}") if isinstance(v, dict) else None
+        if r is None:
+            raise StudyError(f"{source}: variables.{name}: must be a table")
+        fields = r.texts("fields")
+        unknown = [f for f in fields if f not in allowed]
+        if unknown:
+            raise r.fail("fields", f"'{unknown[0]}' is not a field of any category")
+        levels = r.data.get("levels", {})
+        if not isinstance(levels, dict) or not all(isinstance(x, str) for x in levels.values()):
+            raise r.fail("levels", "must map each coded level to its label (text)")
+        variables.append(AnalysisVariable(name, r.text("label"), fields, tuple((str(k), v) for k, v in levels.items())))
     return DataDictionary(
-        version=version, categories=tuple(categories), risk_keys=risk_keys, sensitive=tuple(sensitive)
+        version=version,
+        categories=tuple(categories),
+        risk_keys=risk_keys,
+        sensitive=tuple(sensitive),
+        variables=tuple(variables),
     )
 
 

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from cscvault.errors import UsageError
+from cscvault.study.plan import AnalysisPlan
 
 
 @dataclass(frozen=True)
@@ -121,6 +122,19 @@ class Category:
 
 
 @dataclass(frozen=True)
+class AnalysisVariable:
+    """A variable the analysis derives from dictionary fields, with the words reports use for it."""
+
+    name: str
+    label: str
+    fields: tuple[str, ...]
+    levels: tuple[tuple[str, str], ...] = ()  # (coded level, label)
+
+    def level_label(self, level: str) -> str:
+        return dict(self.levels).get(level, level)
+
+
+@dataclass(frozen=True)
 class DataDictionary:
     version: int
     categories: tuple[Category, ...]
@@ -132,6 +146,11 @@ class DataDictionary:
     @property
     def quasi_identifiers(self) -> tuple[str, ...]:
         return tuple(q for c in self.categories for q in c.quasi_identifiers)
+
+    variables: tuple[AnalysisVariable, ...] = ()
+
+    def variable(self, name: str) -> AnalysisVariable | None:
+        return next((v for v in self.variables if v.name == name), None)
 
     @property
     def fields(self) -> frozenset[str]:
@@ -181,7 +200,7 @@ class Study:
     primary: PrimaryAnalysis
     data_dictionary: DataDictionary
     source_sha256: str  # hash of the study.toml and data dictionary text it was loaded from
-    analysis_plan: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
+    analysis_plan: AnalysisPlan = field(default_factory=AnalysisPlan.empty, compare=False, repr=False)
     plan_sha256: str = ""  # hash of the analysis plan text: recorded with every analysis run
     raw: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 

@@ -159,12 +159,15 @@ def test_custom_study_with_its_own_dictionary(tmp_path: Path) -> None:
     (tmp_path / "study.toml").write_text(
         DEFAULT_TEXT.replace('data_dictionary = "data_dictionary.toml"', 'data_dictionary = "dd.toml"')
     )
-    (tmp_path / "dd.toml").write_text(
-        'version = 7\n[[categories]]\nid = "x"\nlabel = "X"\ndescription = "Only x."\nfields = ["children.child_key"]\n'
-    )
+    dd = 'version = 7\n[[categories]]\nid = "x"\nlabel = "X"\ndescription = "Only x."\nfields = ["children.child_key"{}]\n'
+    (tmp_path / "dd.toml").write_text(dd.format(""))
+    # the shipped plan's outcome reads cla_episodes.start_date, which this dictionary does not allow
+    with pytest.raises(StudyError, match="outcomes.cla_18m.event_date: 'cla_episodes.start_date' is not a field"):
+        load_study(tmp_path / "study.toml")
+    (tmp_path / "dd.toml").write_text(dd.format(', "cla_episodes.start_date"'))
     study = load_study(tmp_path / "study.toml")
     assert study.data_dictionary.version == 7
-    assert study.data_dictionary.fields == frozenset({"children.child_key"})
+    assert study.data_dictionary.fields == frozenset({"children.child_key", "cla_episodes.start_date"})
 
 
 def test_dictionary_path_cannot_escape_the_study_folder(tmp_path: Path) -> None:

@@ -15,6 +15,7 @@ import pandas as pd
 from numpy.typing import NDArray
 from scipy.special import gammaln
 
+from cscvault.analysis.models.spec import ModelSpec, resolve
 from cscvault.errors import DataError, UsageError
 
 INTERCEPT = "(Intercept)"
@@ -82,10 +83,11 @@ def _numeric(frame: pd.DataFrame, column: str, source: str) -> NDArray[np.float6
 
 def build_design(
     frame: pd.DataFrame,
+    spec: ModelSpec | None = None,
     *,
-    treatment: str,
-    period: str,
-    cluster: str,
+    treatment: str | None = None,
+    period: str | None = None,
+    cluster: str | None = None,
     outcome: str | None = None,
     events: str | None = None,
     trials: str | None = None,
@@ -99,8 +101,23 @@ def build_design(
     Give either `outcome` (one 0/1 row per child) or `events` and `trials` (binomial rows). Covariates
     enter as numbers; `factors` (and always the period) enter as treatment-coded dummies with the first
     sorted level, or the one in `reference_levels`, as reference. Missing values are an error: choose a
-    missing-data strategy before modelling.
+    missing-data strategy before modelling. The columns come from `spec` (or the older keywords).
     """
+    spec = resolve(
+        spec,
+        treatment=treatment,
+        period=period,
+        cluster=cluster,
+        outcome=outcome,
+        events=events,
+        trials=trials,
+        covariates=covariates,
+        factors=factors,
+        reference_levels=reference_levels,
+    )
+    treatment, period, cluster = spec.treatment, spec.period, spec.cluster
+    outcome, events, trials = spec.outcome, spec.events, spec.trials
+    covariates, factors, reference_levels = spec.covariates, spec.factors, spec.reference_levels
     if (outcome is None) == (events is None or trials is None):
         raise UsageError("give either an outcome column or both events and trials columns")
     if (events is None) != (trials is None):

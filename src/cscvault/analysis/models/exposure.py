@@ -40,6 +40,7 @@ from cscvault.analysis.models.glmm import (
     fit_glmm_frame,
     term_estimate,
 )
+from cscvault.analysis.models.spec import ModelSpec, resolve
 from cscvault.errors import DataError, UsageError
 
 FloatArray = NDArray[np.float64]
@@ -230,11 +231,12 @@ def _indices(fit: GlmmFit, terms: Sequence[str]) -> list[int]:
 
 def analyse_exposure(
     frame: pd.DataFrame,
+    spec: ModelSpec | None = None,
     *,
-    treatment: str,
-    period: str,
-    cluster: str,
     fitter: Fitter,
+    treatment: str | None = None,
+    period: str | None = None,
+    cluster: str | None = None,
     trials: str | None = None,
     period_order: Sequence[object] | None = None,
     delayed: bool = True,
@@ -243,8 +245,14 @@ def analyse_exposure(
     """Derive exposure time, fit the indicator model (and the delayed variant) with `fitter`, summarise.
 
     `fitter(frame, treatment_column, extra_columns)` fits the GLMM; the caller fixes the covariates,
-    random effects and estimation, so the same assembly serves the CLI and the analysis plan.
+    random effects and estimation, so the same assembly serves the CLI and the analysis plan. The treatment,
+    period, cluster and weights (trials) columns come from `spec` (or the older keywords).
     """
+    if spec is None:
+        spec = resolve(None, treatment=treatment, period=period, cluster=cluster, trials=trials)
+    elif any(v is not None for v in (treatment, period, cluster, trials)):
+        raise UsageError("give either a model spec or the column keywords, not both")
+    treatment, period, cluster, trials = spec.treatment, spec.period, spec.cluster, spec.weights
     exposure = exposure_time(
         frame, treatment=treatment, period=period, cluster=cluster, period_order=period_order, source=source
     )

@@ -24,6 +24,7 @@ import pandas as pd
 from numpy.typing import NDArray
 from scipy import stats
 
+from cscvault.analysis.models.spec import ModelSpec, resolve
 from cscvault.errors import DataError, UsageError
 
 FloatArray = NDArray[np.float64]
@@ -77,10 +78,11 @@ def indicators(values: pd.Series, prefix: str) -> pd.DataFrame:
 
 def binomial_cells(
     frame: pd.DataFrame,
+    spec: ModelSpec | None = None,
     *,
-    treatment: str,
-    period: str,
-    cluster: str,
+    treatment: str | None = None,
+    period: str | None = None,
+    cluster: str | None = None,
     outcome: str | None = None,
     events: str | None = None,
     trials: str | None = None,
@@ -96,8 +98,22 @@ def binomial_cells(
     sandwich, KC, MD and CR2 do not depend on the choice; Fay-Graubard's diagonal correction does.
 
     Give either `outcome` (0/1 per row) or `events` and `trials` (counts per row). Text covariates
-    become indicators; numeric ones enter as they are.
+    become indicators; numeric ones enter as they are. The columns come from `spec` (its covariates and
+    factors alike) or the older keywords.
     """
+    spec = resolve(
+        spec,
+        treatment=treatment,
+        period=period,
+        cluster=cluster,
+        outcome=outcome,
+        events=events,
+        trials=trials,
+        covariates=covariates,
+    )
+    treatment, period, cluster = spec.treatment, spec.period, spec.cluster
+    outcome, events, trials = spec.outcome, spec.events, spec.trials
+    covariates = (*spec.covariates, *spec.factors)
     if (outcome is None) == (events is None):
         raise UsageError("give either an outcome column or events and trials columns")
     if events is not None and trials is None:

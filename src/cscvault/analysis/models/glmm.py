@@ -35,6 +35,7 @@ from cscvault.analysis.models.likelihood import (
     RandomInterceptLikelihood,
 )
 from cscvault.analysis.models.small_sample import SmallSampleTest, between_within_df, t_test
+from cscvault.analysis.models.spec import ModelSpec
 from cscvault.errors import DataError, UsageError
 
 FloatArray = NDArray[np.float64]
@@ -516,10 +517,11 @@ def term_estimate(name: str, est: float, se: float) -> TermEstimate:
 
 def fit_glmm_frame(
     frame: pd.DataFrame,
+    spec: ModelSpec | None = None,
     *,
-    treatment: str,
-    period: str,
-    cluster: str,
+    treatment: str | None = None,
+    period: str | None = None,
+    cluster: str | None = None,
     outcome: str | None = None,
     events: str | None = None,
     trials: str | None = None,
@@ -530,45 +532,24 @@ def fit_glmm_frame(
     re: RandomEffects = "cluster",
     source: str = "data",
 ) -> GlmmFit:
-    """Build the collapsed design from a data frame and fit the model (see `build_design`)."""
+    """Build the collapsed design from a data frame and fit the model (see `build_design`); the columns come
+    from `spec` (or the older keywords)."""
     with one_blas_thread():
-        return _fit_frame(
-            frame, treatment=treatment, period=period, cluster=cluster, outcome=outcome, events=events,
-            trials=trials, covariates=covariates, factors=factors, reference_levels=reference_levels, nagq=nagq,
-            re=re, source=source,
-        )  # fmt: skip
-
-
-def _fit_frame(
-    frame: pd.DataFrame,
-    *,
-    treatment: str,
-    period: str,
-    cluster: str,
-    outcome: str | None,
-    events: str | None,
-    trials: str | None,
-    covariates: Sequence[str],
-    factors: Sequence[str],
-    reference_levels: Mapping[str, object] | None,
-    nagq: int,
-    re: RandomEffects,
-    source: str,
-) -> GlmmFit:
-    design = build_design(
-        frame,
-        treatment=treatment,
-        period=period,
-        cluster=cluster,
-        outcome=outcome,
-        events=events,
-        trials=trials,
-        covariates=covariates,
-        factors=factors,
-        reference_levels=reference_levels,
-        source=source,
-    )
-    return fit_glmm(design, nagq=nagq, re=re)
+        design = build_design(
+            frame,
+            spec,
+            treatment=treatment,
+            period=period,
+            cluster=cluster,
+            outcome=outcome,
+            events=events,
+            trials=trials,
+            covariates=covariates,
+            factors=factors,
+            reference_levels=reference_levels,
+            source=source,
+        )
+        return fit_glmm(design, nagq=nagq, re=re)
 
 
 @dataclass(frozen=True)

@@ -23,6 +23,7 @@ import pandas as pd
 from scipy import stats
 
 from cscvault.analysis.models.gee import BinomialCells, FloatArray, binomial_cells
+from cscvault.analysis.models.spec import ModelSpec, resolve
 from cscvault.errors import DataError, UsageError
 
 # CR2 needs a symmetric inverse square root of a cells x cells matrix per cluster; beyond this many
@@ -169,18 +170,20 @@ def cr2(cells: BinomialCells, fit: LogitFit) -> CR2Result:
 
 def fit_fe_cr2(
     frame: pd.DataFrame,
+    spec: ModelSpec | None = None,
     *,
-    treatment: str,
-    period: str,
-    cluster: str,
+    treatment: str | None = None,
+    period: str | None = None,
+    cluster: str | None = None,
     outcome: str | None = None,
     events: str | None = None,
     trials: str | None = None,
     covariates: Sequence[str] = (),
 ) -> CR2Result:
-    """Logistic model with cluster and period fixed effects, CR2 errors, Satterthwaite df."""
-    cells = binomial_cells(
-        frame,
+    """Logistic model with cluster and period fixed effects, CR2 errors, Satterthwaite df; the columns come
+    from `spec` (or the older keywords)."""
+    spec = resolve(
+        spec,
         treatment=treatment,
         period=period,
         cluster=cluster,
@@ -188,6 +191,10 @@ def fit_fe_cr2(
         events=events,
         trials=trials,
         covariates=covariates,
+    )
+    cells = binomial_cells(
+        frame,
+        spec,
         cluster_effects=True,
         period_coding="reference",
     )

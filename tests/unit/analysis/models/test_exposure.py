@@ -328,7 +328,7 @@ def test_plan_rows_summary_and_report_section():
     head = {"estimate": -0.1, "se": 0.1, "odds_ratio": 0.9, "ci_low": 0.7, "ci_high": 1.1, "p_value": 0.3,
             "df": None, "fmi": None, "riv": None}  # fmt: skip
     run = full.FullRun("r1", PrimaryRun("p1", "sha", "v", "sha", None), extra_rows=rows)
-    run.summary = {
+    run.summary = full.RunSummary.from_json({
         "notes": [],
         "headline": {"m": 0, "n": 3000, "n_events": 500, "treatment": head,
                      "ame": {"estimate": -0.01, "ci_low": -0.02, "ci_high": 0.0}},
@@ -337,11 +337,11 @@ def test_plan_rows_summary_and_report_section():
         "structures": {"odds_ratio": 0.9, "ci_low": 0.7, "ci_high": 1.1, "icc": 0.01, "icc_cluster_only": 0.01,
                        "cluster_autocorrelation": 1.0, "lr_p_value": 1.0, "singular": True},
         "exposure_time": {**summary, "immediate": head},
-    }  # fmt: skip
+    })  # fmt: skip
     html = render_full_section(run, study)
     assert "<h3>Exposure time</h3>" in html
     assert "Time-averaged (mean over exposure times 1 to 5)" in html
-    assert f"{ex.average.odds_ratio:.3f}" in html
+    assert f"{ex.average.odds_ratio:.2f}" in html
     assert "Wald\nchi-square" in html or "Wald chi-square" in html
     assert "Delayed effect (from exposure time 2)" in html and "Immediate-effect model" in html
     from cscvault.disclosure.profiles import get_profile

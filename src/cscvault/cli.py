@@ -75,8 +75,13 @@ def init(
     study: StudyOption = None,
     admin: Annotated[str, typer.Option("--admin", help="Name of the first (admin) user.")] = "admin",
 ) -> None:
-    """Create an encrypted vault. Prints the recovery code once: write it down and keep it safe."""
-    password = secret("CSCVAULT_PASSWORD", f"New password for {admin}", confirm=True)
+    """Create an encrypted vault. Prints the recovery code once: write it down and keep it safe.
+
+    The admin's password comes from a prompt or CSCVAULT_NEW_PASSWORD (CSCVAULT_PASSWORD is still read if
+    that is not set)."""
+    password = secret(
+        "CSCVAULT_NEW_PASSWORD", f"New password for {admin}", confirm=True, fallback_env="CSCVAULT_PASSWORD"
+    )
     result = api.init_vault(vault, password, admin=admin, study_path=study)
     typer.echo(f"Created vault {result.path} (id {result.vault_id}) with admin user '{result.admin}'.")
     typer.echo(
@@ -95,7 +100,7 @@ def user_add(
     vault: VaultArg,
     name: Annotated[str, typer.Argument(help="The new user's name.")],
     role: Annotated[str, typer.Option("--role", help=f"One of: {', '.join(api.ROLES)}.")],
-    user: UserOption = "admin",
+    user: UserOption = None,
     recovery: RecoveryOption = False,
 ) -> None:
     """Add a user (admin only). Their password comes from a prompt or CSCVAULT_NEW_PASSWORD."""
@@ -107,7 +112,7 @@ def user_add(
 
 @user_app.command("list")
 def user_list(
-    vault: VaultArg, user: UserOption = "admin", recovery: RecoveryOption = False, json_: JsonOption = False
+    vault: VaultArg, user: UserOption = None, recovery: RecoveryOption = False, json_: JsonOption = False
 ) -> None:
     """List users and roles (admin or dpo)."""
     users = api.list_users(vault, credentials(user, recovery))
@@ -124,7 +129,7 @@ def user_list(
 def user_passwd(
     vault: VaultArg,
     target: Annotated[str | None, typer.Argument(help="Whose password (default: your own; others need admin).")] = None,
-    user: UserOption = "admin",
+    user: UserOption = None,
     recovery: RecoveryOption = False,
 ) -> None:
     """Change a password. Rewraps the keys; the data are not re-encrypted."""
@@ -141,7 +146,7 @@ app.add_typer(audit_app, name="audit")
 
 @audit_app.command("verify")
 def audit_verify(
-    vault: VaultArg, user: UserOption = "admin", recovery: RecoveryOption = False, json_: JsonOption = False
+    vault: VaultArg, user: UserOption = None, recovery: RecoveryOption = False, json_: JsonOption = False
 ) -> None:
     """Recompute the audit chain; exit 5 naming each edited, deleted, reordered or truncated entry."""
     report = api.verify_audit(vault, credentials(user, recovery))
@@ -166,7 +171,7 @@ def audit_verify(
 def ingest(
     vault: VaultArg,
     paths: Annotated[list[Path], typer.Argument(help="Return files or folders of them.", metavar="PATH...")],
-    user: UserOption = "admin",
+    user: UserOption = None,
     recovery: RecoveryOption = False,
     json_: JsonOption = False,
 ) -> None:
@@ -189,7 +194,7 @@ def ingest(
 
 @app.command()
 def quality(
-    vault: VaultArg, user: UserOption = "admin", recovery: RecoveryOption = False, json_: JsonOption = False
+    vault: VaultArg, user: UserOption = None, recovery: RecoveryOption = False, json_: JsonOption = False
 ) -> None:
     """Data quality per LA and return: rows read and loaded, columns dropped, findings by rule, linkage."""
     doc = api.quality(vault, credentials(user, recovery))
@@ -216,7 +221,7 @@ def analyse(
     ] = "primary",
     out: Annotated[Path, typer.Option("--out", help="Folder for the report and results.json.")] = Path("analysis"),
     study: StudyOption = None,
-    user: UserOption = "analyst",
+    user: UserOption = None,
     recovery: RecoveryOption = False,
     json_: JsonOption = False,
 ) -> None:

@@ -7,6 +7,7 @@ every user of the machine through the process list and lands in shell history).
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import datetime as dt
 import getpass
 import json
@@ -26,12 +27,26 @@ StudyOption = Annotated[
 ]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print one JSON document and nothing else.")]
 UserOption = Annotated[
-    str, typer.Option("--user", "-u", envvar="CSCVAULT_USER", help="Vault user name (env CSCVAULT_USER).")
+    str | None,
+    typer.Option(
+        "--user",
+        "-u",
+        envvar="CSCVAULT_USER",
+        show_default=False,
+        help="Vault user name (default: env CSCVAULT_USER, else your login name if it is a user of the vault, "
+        "else you are asked).",
+    ),
 ]
 RecoveryOption = Annotated[
     bool,
     typer.Option("--recovery", help="Open with the recovery code (prompt or env CSCVAULT_RECOVERY_CODE)."),
 ]
+
+
+# The vault the running command works on, remembered by the VAULT argument's check so that `credentials`
+# can tell whether the login name is one of its users (one command per process; tests run in-process too,
+# and each command's argument check sets it afresh).
+_command_vault: contextvars.ContextVar[Path | None] = contextvars.ContextVar("command_vault", default=None)
 
 
 def _existing_vault(path: Path) -> Path:
@@ -41,6 +56,7 @@ def _existing_vault(path: Path) -> Path:
     if not path.is_dir():
         raise VaultStateError(f"{path}: no vault here")
     read_keyfile(path)
+    _command_vault.set(path)
     return path
 
 
@@ -59,8 +75,9 @@ def err(message: str) -> None:
     typer.echo(message, err=True)
 
 
-def secret(env: str, prompt: str, confirm: bool = False) -> str:
-    value = os.environ.get(env)
+def secret(env: str, prompt: str, confirm: bool = False, fallback_env: str | None = None) -> str:
+    """A secret from `env` (else `fallback_env`, kept for scripts written before `env` existed) or a prompt."""
+    value = os.environ.get(env) or (os.environ.get(fallback_env) if fallback_env else None)
     if value:
         return value
     if not sys.stdin.isatty():
@@ -71,10 +88,44 @@ def secret(env: str, prompt: str, confirm: bool = False) -> str:
     return first
 
 
-def credentials(user: str, recovery: bool = False) -> Credentials:
+def _login_name() -> str | None:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):  # no passwd entry and no LOGNAME/USER: a container, a cron job
+        return None
+
+
+def _vault_users(vault: Path) -> set[str]:
+    """The vault's user names, from keys.json's slots (readable without a password; names staff only)."""
+    from cscvault.vault.keys import read_keyfile
+
+    return {slot.user for slot in read_keyfile(vault).slots if slot.kind == "user"}
+
+
+def resolve_user(user: str | None, vault: Path | None) -> str:
+    """Who is running the command: --user or CSCVAULT_USER; else the login name when the vault has a user of
+    that name; else a prompt. A vault's users are its own, so there is no built-in default name."""
+    if user:
+        return user
+    login = _login_name()
+    if login and vault is not None and login in _vault_users(vault):
+        return login
+    if not sys.stdin.isatty():
+        raise UsageError(
+            "no vault user given: pass --user NAME or set CSCVAULT_USER "
+            "(your login name is not a user of this vault)"
+        )
+    name = str(typer.prompt("Vault user name")).strip()
+    if not name:
+        raise UsageError("no vault user given")
+    return name
+
+
+def credentials(user: str | None, recovery: bool = False) -> Credentials:
     if recovery:
         return Credentials.recovery_code(secret("CSCVAULT_RECOVERY_CODE", "Recovery code"))
-    return Credentials(user=user, secret=secret("CSCVAULT_PASSWORD", f"Password for {user}"))
+    name = resolve_user(user, _command_vault.get())
+    return Credentials(user=name, secret=secret("CSCVAULT_PASSWORD", f"Password for {name}"))
 
 
 def parse_date(value: str | None, option: str) -> dt.date | None:

@@ -21,7 +21,7 @@ app = typer.Typer(help="Retention schedule, secure destruction and deletion cert
 
 @app.command("status")
 def status(
-    vault: VaultArg, user: UserOption = "admin", recovery: RecoveryOption = False, json_: JsonOption = False
+    vault: VaultArg, user: UserOption = None, recovery: RecoveryOption = False, json_: JsonOption = False
 ) -> None:
     """The final-report and deletion dates, days remaining, and what destruction will remove."""
     keymod.read_keyfile(vault)  # a destroyed vault says so before any password is asked for
@@ -67,7 +67,7 @@ def destroy(
         Path | None,
         typer.Option("--signing-key", help="Ed25519 PEM key outside the vault; created on first use."),
     ] = None,
-    user: UserOption = "admin",
+    user: UserOption = None,
     json_: JsonOption = False,
 ) -> None:
     """Crypto-shred the vault and write a signed deletion certificate. Irreversible.
@@ -133,7 +133,7 @@ def backup(
         list[str] | None,
         typer.Option("--recipient", help="Extra age recipient (age1...), e.g. an offline key; repeatable."),
     ] = None,
-    user: UserOption = "admin",
+    user: UserOption = None,
     recovery: RecoveryOption = False,
     json_: JsonOption = False,
 ) -> None:
@@ -170,7 +170,7 @@ def restore(
     replace: Annotated[
         bool, typer.Option("--replace", help="Restore over the live vault at --to (moved aside, still encrypted).")
     ] = False,
-    user: UserOption = "admin",
+    user: UserOption = None,
     recovery: RecoveryOption = False,
     json_: JsonOption = False,
 ) -> None:

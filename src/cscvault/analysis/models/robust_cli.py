@@ -61,6 +61,23 @@ def _emit(document: dict[str, object]) -> None:
     print_json(document)
 
 
+def _references(path: Path, frame: pd.DataFrame, covariates: list[str]) -> dict[str, str]:
+    """The reference level of each text covariate: its first level in sorted order (gee.indicators)."""
+    out: dict[str, str] = {}
+    for c in covariates:
+        if c not in frame.columns:
+            raise UsageError(f"{path.name}: no column named {c!r}")
+        col = frame[c]
+        if not pd.api.types.is_numeric_dtype(col) or pd.api.types.is_bool_dtype(col):
+            out[c] = sorted(col.dropna().astype(str).unique())[0]
+    return out
+
+
+def _say_references(references: dict[str, str]) -> None:
+    for c, level in references.items():
+        typer.echo(f"note: reference level of {c}: {level}")
+
+
 def gee(
     file: FileArg,
     treatment: TreatmentOpt,
@@ -80,8 +97,10 @@ def gee(
     """Marginal logistic GEE (exchangeable): sandwich, KC, MD and FG standard errors, t reference."""
     _columns(outcome, events, trials)
     _check_level(level)
+    frame = _read(file)
+    refs = _references(file, frame, _split(covariates))
     cells = binomial_cells(
-        _read(file),
+        frame,
         outcome=outcome,
         events=events,
         trials=trials,
@@ -92,7 +111,7 @@ def gee(
     )
     fit = fit_gee(cells, alpha=alpha)
     if json_out:
-        _emit({**gee_summary(fit, treatment, level), "source": file.name})
+        _emit({**gee_summary(fit, treatment, level), "source": file.name, "reference_levels": refs})
         return
     fixed = " (fixed)" if fit.alpha_fixed else ""
     typer.echo(
@@ -108,6 +127,7 @@ def gee(
         typer.echo(f"{name:<10}{c.se:>10.5f}{c.statistic:>9.3f}{c.p_value:>10.4g}{ci:>22}")
     for note in fit.notes:
         typer.echo(f"note: {note}")
+    _say_references(refs)
 
 
 def fe_cr2(
@@ -125,8 +145,10 @@ def fe_cr2(
     """Fixed-effects logit (cluster + period): CR2 robust SE with Satterthwaite df, as clubSandwich."""
     _columns(outcome, events, trials)
     _check_level(level)
+    frame = _read(file)
+    refs = _references(file, frame, _split(covariates))
     res = fit_fe_cr2(
-        _read(file),
+        frame,
         outcome=outcome,
         events=events,
         trials=trials,
@@ -145,6 +167,7 @@ def fe_cr2(
                 "observations": res.n_obs,
                 "level": level,
                 **coef,
+                "reference_levels": refs,
             }
         )
         return
@@ -157,3 +180,4 @@ def fe_cr2(
         f"model SE {coef['se_model']:.5f}), df {coef['df_satterthwaite']:.3f}, p {coef['p_value']:.4g}"
     )
     typer.echo(f"OR {coef['odds_ratio']:.4f}, {level:.0%} CI {coef['or_ci_low']:.4f}-{coef['or_ci_high']:.4f}")
+    _say_references(refs)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import sys
+import textwrap
 import traceback
 from pathlib import Path
 from typing import Annotated, Any
@@ -194,19 +195,69 @@ def ingest(
 
 @app.command()
 def quality(
-    vault: VaultArg, user: UserOption = None, recovery: RecoveryOption = False, json_: JsonOption = False
+    vault: VaultArg,
+    details: Annotated[bool, typer.Option("--details", help="Also one line per file, after the summary.")] = False,
+    user: UserOption = None,
+    recovery: RecoveryOption = False,
+    json_: JsonOption = False,
 ) -> None:
-    """Data quality per LA and return: rows read and loaded, columns dropped, findings by rule, linkage."""
+    """Data quality: a summary per LA, return and year, linkage to referrals, and per file with --details."""
     doc = api.quality(vault, credentials(user, recovery))
     if json_:
         print_json(doc)
         return
     deliveries: list[dict[str, Any]] = doc["deliveries"]  # type: ignore[assignment]
+    groups: list[dict[str, Any]] = doc["summary"]  # type: ignore[assignment]
+    links: list[dict[str, Any]] = doc["linkage"]  # type: ignore[assignment]
+    rejected = sum(1 for d in deliveries if d["rejected"])
+    loaded = len(deliveries) - rejected
+    typer.echo(f"Data quality of {vault}: {len(deliveries)} files, {loaded} loaded, {rejected} rejected")
+    typer.echo("")
+    typer.echo(textwrap.fill(str(doc["rows_explained"]), width=110))
+    typer.echo("")
+    typer.echo("== Summary by local authority, return and year ==")
+    typer.echo(
+        f"{'local authority':<20} {'return':<24} {'year':<8} {'files':>5} {'rows read':>10} {'rows loaded':>11} "
+        f"{'rejected':>8} {'linked':>7}  top findings"
+    )
+    for g in groups:
+        top = ", ".join(f"{f['rule']} x{f['count']}" for f in g["top_findings"]) or "none"
+        rate = f"{g['linkage_rate']:.1%}" if g["linkage_rate"] is not None else "n/a"
+        typer.echo(
+            f"{g['la']:<20} {g['return']:<24} {g['collection_year'] or '':<8} {g['files']:>5} {g['rows_read']:>10} "
+            f"{g['rows_loaded']:>11} {g['rejected']:>8} {rate:>7}  {top}"
+        )
+    if not groups:
+        typer.echo("no deliveries yet")
+    typer.echo("('linked': children in the tables these files load who also have a referral, in that LA)")
+    typer.echo("")
+    typer.echo("== Linkage to referrals by local authority (children linked / children in the table) ==")
+    tables = ("cla_episodes", "cp_plans", "attendance_terms", "children")
+    typer.echo(f"{'local authority':<20} {'referred':>9}" + "".join(f" {t:>20}" for t in tables))
+    for row in links:
+        cells = []
+        for t in tables:
+            e = row[t]
+            rate = f"{e['match_rate']:.1%}" if e["match_rate"] is not None else "n/a"
+            cell = f"{rate} ({e['linked_to_referral']}/{e['children']})"
+            cells.append(f" {cell:>20}")
+        typer.echo(f"{row['la']:<20} {row['children_referred']:>9}" + "".join(cells))
+    if not details:
+        typer.echo("")
+        typer.echo("One line per file: cscvault quality VAULT --details")
+        return
+    typer.echo("")
+    typer.echo("== Files ==")
+    typer.echo(
+        f"{'local authority':<20} {'return':<24} {'year':<8} {'rows read':>10} {'rows loaded':>11} {'findings':>8} "
+        f"{'status':<8}  file"
+    )
     for d in deliveries:
         status = "REJECTED" if d["rejected"] else "loaded"
         typer.echo(
-            f"{d['la'] or '?':<20} {d['return'] or '?':<14} {d['format']:<10} {d['rows_read']:>8} read "
-            f"{d['rows_loaded']:>8} loaded  {sum(d['findings'].values()):>6} findings  {status}  {d['file_name']}"
+            f"{d['la'] or 'unknown LA':<20} {d['return_name']:<24} {d['collection_year'] or '':<8} "
+            f"{d['rows_read']:>10} {d['rows_loaded']:>11} {sum(d['findings'].values()):>8} {status:<8}  "
+            f"{d['file_label']}"
         )
 
 

@@ -139,6 +139,11 @@ def backup(
 ) -> None:
     """Write an age-encrypted snapshot of the vault (admin). Always encrypted to the vault's own key."""
     keymod.read_keyfile(vault)
+    if not to.exists() and vault.resolve() not in to.resolve().parents:  # as `analyse --out`; private to you
+        try:
+            to.mkdir(mode=0o700, parents=True)
+        except OSError as exc:
+            raise UsageError(f"{to}: cannot create the backup folder ({exc.strerror})") from None
     result = backup_vault(vault, credentials(user, recovery), to, recipients=list(recipient or []))
     doc = {
         "backup": str(result.path),

@@ -147,6 +147,19 @@ def rights_list(
         return rights_requests.list_requests(vault, today or clock.today(), overdue, due_soon)
 
 
+def rights_summary(path: Path, credentials: Credentials, year: int, today: dt.date | None = None) -> dict[str, object]:
+    """The DPO's annual summary of data-subject requests (counts only)."""
+    with open_vault(path, credentials) as vault:
+        vault.require_role("dpo")
+        return rights_requests.annual_summary(vault, year, today or clock.today())
+
+
+def la_names(path: Path, credentials: Credentials) -> dict[str, str]:
+    """ONS code -> LA name, for pages that show an LA."""
+    with open_vault(path, credentials) as vault:
+        return {la.ons_code: la.name for la in vault.study.local_authorities}
+
+
 def rights_show(path: Path, credentials: Credentials, request_id: str, today: dt.date | None = None) -> RequestView:
     with open_vault(path, credentials) as vault:
         vault.require_role("dpo")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -97,6 +97,32 @@ def rights_list(
         typer.echo(_summary(r, day))
     if not found:
         typer.echo("no requests")
+
+
+@rights_app.command("summary")
+def rights_summary(
+    vault: VaultArg,
+    year: Annotated[int, typer.Option("--year", help="Requests received in this calendar year (YYYY).")],
+    user: UserOption = None,
+    recovery: RecoveryOption = False,
+    json_: JsonOption = False,
+) -> None:
+    """The DPO's annual summary: requests received, answered on time or late (and how late), still open."""
+    if not 1900 <= year <= 9999:
+        raise UsageError("--year is a year written YYYY")
+    doc: dict[str, Any] = api.rights_summary(vault, credentials(user, recovery), year)
+    if json_:
+        print_json(doc)
+        return
+    typer.echo(f"Data-subject requests received in {year}: {doc['received']}")
+    late = f", at most {doc['days_late_max']} days late" if doc["answered_late"] else ""
+    typer.echo(f"  answered on time: {doc['answered_on_time']}; answered late: {doc['answered_late']}{late}")
+    typer.echo(f"  still open: {doc['open']} ({doc['open_overdue']} overdue)")
+    typer.echo(f"  {'type':<14}{'received':>9}{'on time':>9}{'late':>6}{'open':>6}")
+    for kind, row in doc["by_type"].items():
+        typer.echo(
+            f"  {kind:<14}{row['received']:>9}{row['answered_on_time']:>9}{row['answered_late']:>6}{row['open']:>6}"
+        )
 
 
 @rights_app.command("show")

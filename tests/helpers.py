@@ -24,17 +24,32 @@ def open_raw_vault(path: Path, credentials: Credentials, memory_limit: str | Non
     return Vault.open(Path(path), credentials, memory_limit=memory_limit)
 
 
+# The CLI has no built-in user name (a vault's users are its own). Tests build their vaults with these names,
+# so a test that gives neither --user nor CSCVAULT_USER runs as the user the command's role suggests.
+_TEST_USERS = {"rights": "dpo", "complaint": "dpo", "analyse": "analyst", "release": "analyst"}
+_TEST_RELEASE_USERS = {"approve": "checker", "reject": "checker"}
+
+
+def role_user_for(args: tuple[str, ...]) -> str:
+    if args[:1] == ("release",) and len(args) > 1 and args[1] in _TEST_RELEASE_USERS:
+        return _TEST_RELEASE_USERS[args[1]]
+    return _TEST_USERS.get(args[0], "admin") if args else "admin"
+
+
 def run_cli(
     *args: str,
     password: str | None = PASSWORD,
     env: dict[str, str] | None = None,
     cwd: Path | None = None,
     timeout: float = HANG_GUARD_SECONDS,
+    role_user: bool = True,
 ) -> subprocess.CompletedProcess[str]:
     """Run `python -m cscvault ARGS` with no terminal (passwords come from the environment)."""
     full_env = {k: v for k, v in os.environ.items() if not k.startswith("CSCVAULT_")}
     if password is not None:
         full_env["CSCVAULT_PASSWORD"] = password
+    if role_user and "--user" not in args and "-u" not in args:
+        full_env["CSCVAULT_USER"] = role_user_for(args)
     full_env.update(env or {})
     return subprocess.run(
         [sys.executable, "-m", "cscvault", *args],
@@ -52,6 +67,7 @@ def cli_in_process(
     *args: str,
     password: str | None = PASSWORD,
     env: dict[str, str] | None = None,
+    role_user: bool = True,
 ) -> subprocess.CompletedProcess[str]:
     """Run `cscvault ARGS` through `cscvault.cli.main` in this process, with the same environment rules, exit code
     and captured output as `run_cli`. A subprocess costs seconds of imports on a loaded machine and adds nothing
@@ -66,6 +82,8 @@ def cli_in_process(
             del os.environ[name]
         if password is not None:
             os.environ["CSCVAULT_PASSWORD"] = password
+        if role_user and "--user" not in args and "-u" not in args:
+            os.environ["CSCVAULT_USER"] = role_user_for(args)
         os.environ.update(env or {})
         with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
             try:

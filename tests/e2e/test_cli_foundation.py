@@ -85,7 +85,7 @@ def test_no_password_and_no_terminal_is_a_clear_error(tmp_path: Path) -> None:
     assert proc.returncode == 2
     assert (
         proc.stderr.strip()
-        == "error: no new password for admin given: set CSCVAULT_PASSWORD or run in a terminal to be prompted"
+        == "error: no new password for admin given: set CSCVAULT_NEW_PASSWORD or run in a terminal to be prompted"
     )
 
 

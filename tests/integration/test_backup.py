@@ -22,6 +22,12 @@ KIDS = [(f"ck{i:03d}", f"CANARYNOTE{i:03d}") for i in range(30)]
 ERASED, RESTRICTED = "ck007", "ck011"
 
 
+@pytest.fixture(autouse=True)
+def _cli_user(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The CLI has no built-in user name (a vault's users are its own): these tests run it as the admin."""
+    monkeypatch.setenv("CSCVAULT_USER", "admin")
+
+
 @pytest.fixture(scope="module")
 def template(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, x25519.Identity]:
     """One vault with a child-level test table and its age identity; tests copy it (init costs seconds)."""

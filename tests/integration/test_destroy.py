@@ -23,6 +23,12 @@ ADMIN = Credentials("admin", PASSWORD)
 DPO = Credentials("dana", DPO_PASSWORD)
 
 
+@pytest.fixture(autouse=True)
+def _cli_user(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The CLI has no built-in user name (a vault's users are its own): these tests run it as the admin."""
+    monkeypatch.setenv("CSCVAULT_USER", "admin")
+
+
 @pytest.fixture(scope="module")
 def template(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
     """A vault with an admin, a dpo and an analyst; tests copy it (init and new key slots cost seconds)."""

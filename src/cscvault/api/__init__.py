@@ -69,6 +69,8 @@ _export(
     "rights_open",
     "rights_refuse",
     "rights_show",
+    "rights_summary",
+    "la_names",
     "verify_audit",
 )
 _export(
@@ -82,7 +84,7 @@ _export(
     "study",
 )
 _export("cscvault.api.demo", "DemoResult", "run_demo")
-_export("cscvault.api.preflight", "check_vault_dir")
+_export("cscvault.api.preflight", "check_vault_dir", "vault_user_names")
 _export("cscvault.roles", "ROLES")
 _export("cscvault.risk.summary", "RiskLine", "RiskReport")
 _export("cscvault.vault.store", "Credentials", "User")
@@ -109,6 +111,15 @@ _export("cscvault.analysis.models.glmm", "GlmmFit", "RandomEffects", "fit_glmm_f
 _export("cscvault.analysis.models.exposure", "ExposureAnalysis", "fit_exposure_frame")
 _export("cscvault.analysis.models.gee", "VARIANCES", "binomial_cells", "fit_gee", "gee_summary")
 _export("cscvault.analysis.models.robust", "fit_fe_cr2")
+_export(
+    "cscvault.analysis.models.glmm_runs",
+    "covariate_roles",
+    "fit_glmm_run",
+    "glmm_multiple_imputation",
+    "randomisation_document",
+    "require_converged",
+    "text_reference_levels",
+)
 _export("cscvault.analysis.did.plan", "DidPlanConfig", "run_did_plan")
 
 
@@ -148,6 +159,14 @@ if TYPE_CHECKING:  # the same names, eagerly, for type checkers
         RandomEffects as RandomEffects,
         fit_glmm_frame as fit_glmm_frame,
     )
+    from cscvault.analysis.models.glmm_runs import (
+        covariate_roles as covariate_roles,
+        fit_glmm_run as fit_glmm_run,
+        glmm_multiple_imputation as glmm_multiple_imputation,
+        randomisation_document as randomisation_document,
+        require_converged as require_converged,
+        text_reference_levels as text_reference_levels,
+    )
     from cscvault.analysis.models.robust import (
         fit_fe_cr2 as fit_fe_cr2,
     )
@@ -161,6 +180,7 @@ if TYPE_CHECKING:  # the same names, eagerly, for type checkers
     )
     from cscvault.api.preflight import (
         check_vault_dir as check_vault_dir,
+        vault_user_names as vault_user_names,
     )
     from cscvault.api.session import (
         AnalysisOutput as AnalysisOutput,
@@ -179,6 +199,7 @@ if TYPE_CHECKING:  # the same names, eagerly, for type checkers
         complaint_open as complaint_open,
         ingest as ingest,
         init_vault as init_vault,
+        la_names as la_names,
         list_users as list_users,
         open_vault as open_vault,
         quality as quality,
@@ -200,6 +221,7 @@ if TYPE_CHECKING:  # the same names, eagerly, for type checkers
         rights_open as rights_open,
         rights_refuse as rights_refuse,
         rights_show as rights_show,
+        rights_summary as rights_summary,
         risk as risk,
         verify_audit as verify_audit,
     )

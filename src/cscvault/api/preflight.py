@@ -18,3 +18,10 @@ def check_vault_dir(path: Path) -> Path:
 
     read_keyfile(path)
     return path
+
+
+def vault_user_names(path: Path) -> set[str]:
+    """The vault's user names, from its key file's slots (readable without a password; they name staff only)."""
+    from cscvault.vault.keys import read_keyfile  # the storage stack, only once there is a vault
+
+    return {slot.user for slot in read_keyfile(Path(path)).slots if slot.kind == "user"}

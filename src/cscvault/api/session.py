@@ -198,6 +198,15 @@ class VaultSession:
         self._vault.require_role("dpo")
         return rights_requests.list_requests(self._vault, today or clock.today(), overdue, due_soon)
 
+    def rights_summary(self, year: int, today: dt.date | None = None) -> dict[str, object]:
+        """The DPO's annual summary of data-subject requests (counts only)."""
+        self._vault.require_role("dpo")
+        return rights_requests.annual_summary(self._vault, year, today or clock.today())
+
+    def la_names(self) -> dict[str, str]:
+        """ONS code -> LA name, for pages that show an LA."""
+        return {la.ons_code: la.name for la in self._vault.study.local_authorities}
+
     def rights_show(self, request_id: str, today: dt.date | None = None) -> RequestView:
         self._vault.require_role("dpo")
         request = rights_requests.get(self._vault, request_id)
@@ -389,6 +398,8 @@ audit_head = _one_shot(VaultSession.audit_head)
 rights_open = _one_shot(VaultSession.rights_open)
 rights_list = _one_shot(VaultSession.rights_list)
 rights_show = _one_shot(VaultSession.rights_show)
+rights_summary = _one_shot(VaultSession.rights_summary)
+la_names = _one_shot(VaultSession.la_names)
 rights_identify = _one_shot(VaultSession.rights_identify)
 rights_clarification = _one_shot(VaultSession.rights_clarification)
 rights_extend = _one_shot(VaultSession.rights_extend)

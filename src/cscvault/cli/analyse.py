@@ -24,7 +24,7 @@ def analyse(
     ] = "primary",
     out: Annotated[Path, typer.Option("--out", help="Folder for the report and results.json.")] = Path("analysis"),
     study: StudyOption = None,
-    user: UserOption = "analyst",
+    user: UserOption = None,
     recovery: RecoveryOption = False,
     json_: JsonOption = False,
 ) -> None:

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -70,7 +71,11 @@ def glmm(
     events: Annotated[str | None, typer.Option("--events", help="Events column (binomial rows).")] = None,
     trials: Annotated[str | None, typer.Option("--trials", help="Trials column (binomial rows).")] = None,
     covariates: Annotated[
-        str | None, typer.Option("--covariates", help="Comma-separated numeric covariate columns.")
+        str | None,
+        typer.Option(
+            "--covariates",
+            help="Comma-separated covariate columns; text columns are factors against their first level.",
+        ),
     ] = None,
     nagq: Annotated[
         int,
@@ -93,9 +98,31 @@ def glmm(
             "delayed-effect variant.",
         ),
     ] = False,
+    randomisation: Annotated[
+        bool,
+        typer.Option(
+            "--randomisation",
+            help="Exact randomisation p-value over the allowed go-live sequences (the study's, or --sequences).",
+        ),
+    ] = False,
+    sequences: Annotated[
+        Path | None,
+        typer.Option("--sequences", help="CSV of allowed sequences: one row each, one column per cluster, its wedge."),
+    ] = None,
+    study: Annotated[
+        Path | None, typer.Option("--study", help="The study.toml whose sequences to use (default: shipped study).")
+    ] = None,
+    impute: Annotated[
+        str | None,
+        typer.Option("--impute", help="m=20: impute missing text covariates m times (MICE) and pool (Rubin)."),
+    ] = None,
+    seed: Annotated[int, typer.Option("--seed", help="Seed of the imputations.")] = 20260101,
     json_out: Annotated[bool, typer.Option("--json", help="Print one JSON document and nothing else.")] = False,
 ) -> None:
-    """Logistic mixed model: treatment + factor(period) + covariates + (1|cluster) [+ (1|cluster:period)]."""
+    """Logistic mixed model: treatment + factor(period) + covariates + (1|cluster) [+ (1|cluster:period)].
+
+    Exit 3 when the estimate is not finite (separation) or the optimisers did not converge or disagree;
+    a text covariate's level in which every child has the same outcome is left out first, and named."""
     if outcome is not None and (events is not None or trials is not None):
         raise UsageError("give --outcome, or --events with --trials, not both")
     if outcome is None and (events is None or trials is None):
@@ -103,24 +130,90 @@ def glmm(
     if re not in ("cluster", "cluster-period"):
         raise UsageError(f"--re must be 'cluster' or 'cluster-period', not {re!r}")
     re_kind: RandomEffects = "cluster" if re == "cluster" else "cluster-period"
+    if sum([exposure_time, randomisation, impute is not None]) > 1:
+        raise UsageError("give at most one of --exposure-time, --randomisation and --impute")
+    if sequences is not None and not randomisation:
+        raise UsageError("--sequences goes with --randomisation")
     frame = api.read_model_csv(file)
-    fit_fn = api.fit_exposure_frame if exposure_time else api.fit_glmm_frame
-    fit = fit_fn(
-        frame,
-        outcome=outcome,
-        events=events,
-        trials=trials,
-        treatment=treatment,
-        period=period,
-        cluster=cluster,
-        covariates=_split(covariates),
-        nagq=nagq,
-        re=re_kind,
-        source=file.name,
+    columns: dict[str, Any] = dict(
+        outcome=outcome, events=events, trials=trials, treatment=treatment, period=period, cluster=cluster
     )
+    if impute is not None:
+        if outcome is None:
+            raise UsageError("--impute needs child rows (--outcome): binomial rows have no missing covariates")
+        doc = api.glmm_multiple_imputation(
+            frame,
+            treatment=treatment,
+            period=period,
+            cluster=cluster,
+            outcome=outcome,
+            covariates=_split(covariates),
+            m=_impute_m(impute),
+            seed=seed,
+            nagq=nagq,
+            re=re_kind,
+            source=file.name,
+        )
+        if json_out:
+            print_json({**doc, "source": file.name})
+        else:
+            _print_imputation(doc)
+        return
+    if randomisation:
+        the_study = api.study(study)
+        doc = api.randomisation_document(frame, file, sequences, the_study, columns, _split(covariates), nagq, re_kind)
+        if json_out:
+            print_json(doc)
+        else:
+            typer.echo(
+                f"randomisation inference over {doc['sequences']} allowed sequences ({doc['sequences_from']}): "
+                f"{treatment} log-OR {doc['estimate']:.5f} (OR {math.exp(doc['estimate']):.4f}), "
+                f"exact two-sided p = {doc['p_value']:.4g} (smallest attainable {doc['min_attainable_p']:.4g})"
+            )
+        return
+    if exposure_time:
+        roles = api.covariate_roles(frame, _split(covariates))
+        result = api.fit_exposure_frame(
+            frame,
+            **columns,
+            covariates=roles.numeric,
+            factors=roles.factors,
+            reference_levels=roles.references,
+            nagq=nagq,
+            re=re_kind,
+            source=file.name,
+        )
+        api.require_converged(result.fit, file.name)
+        if json_out:
+            print_json(result.to_dict())
+        else:
+            _print_exposure(result)
+        return
+    run = api.fit_glmm_run(frame, **columns, covariates=_split(covariates), nagq=nagq, re=re_kind, source=file.name)
     if json_out:
-        print_json(fit.to_dict())
-    elif isinstance(fit, api.ExposureAnalysis):
-        _print_exposure(fit)
-    else:
-        _print_table(fit)
+        print_json(run.to_dict())
+        return
+    _print_table(run.fit)
+    for note in run.notes():
+        typer.echo(f"note: {note}")
+
+
+def _impute_m(spec: str) -> int:
+    text = spec.strip()
+    value = text[2:] if text.startswith("m=") else text
+    if not value.isdigit() or not 2 <= int(value) <= 1000:
+        raise UsageError("--impute takes m=N with N imputations between 2 and 1000, e.g. --impute m=20")
+    return int(value)
+
+
+def _print_imputation(doc: dict[str, Any]) -> None:
+    typer.echo(
+        f"logistic mixed model on {doc['m']} imputed data sets (MICE of {', '.join(doc['imputed'])}; seed "
+        f"{doc['seed']}), pooled by Rubin's rules with Barnard-Rubin df; n = {doc['n']}"
+    )
+    typer.echo(f"{'term':<24}{'estimate':>11}{'se':>10}{'df':>9}{'fmi':>7}{'p':>10}")
+    for name, t in doc["terms"].items():
+        df = f"{t['df']:.1f}" if t["df"] is not None else "inf"
+        typer.echo(f"{name:<24}{t['estimate']:>11.5f}{t['se']:>10.5f}{df:>9}{t['fmi']:>7.3f}{t['p_value']:>10.4g}")
+    for c, v in doc["reference_levels"].items():
+        typer.echo(f"note: reference level of {c}: {v}")

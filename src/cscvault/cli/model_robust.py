@@ -50,6 +50,11 @@ def _emit(document: dict[str, object]) -> None:
     print_json(document)
 
 
+def _say_references(references: dict[str, str]) -> None:
+    for c, level in references.items():
+        typer.echo(f"note: reference level of {c}: {level}")
+
+
 def gee(
     file: FileArg,
     treatment: TreatmentOpt,
@@ -69,8 +74,10 @@ def gee(
     """Marginal logistic GEE (exchangeable): sandwich, KC, MD and FG standard errors, t reference."""
     _columns(outcome, events, trials)
     _check_level(level)
+    frame = api.read_model_csv(file)
+    refs = api.text_reference_levels(file, frame, _split(covariates))
     cells = api.binomial_cells(
-        api.read_model_csv(file),
+        frame,
         outcome=outcome,
         events=events,
         trials=trials,
@@ -81,7 +88,7 @@ def gee(
     )
     fit = api.fit_gee(cells, alpha=alpha)
     if json_out:
-        _emit({**api.gee_summary(fit, treatment, level), "source": file.name})
+        _emit({**api.gee_summary(fit, treatment, level), "source": file.name, "reference_levels": refs})
         return
     fixed = " (fixed)" if fit.alpha_fixed else ""
     typer.echo(
@@ -97,6 +104,7 @@ def gee(
         typer.echo(f"{name:<10}{c.se:>10.5f}{c.statistic:>9.3f}{c.p_value:>10.4g}{ci:>22}")
     for note in fit.notes:
         typer.echo(f"note: {note}")
+    _say_references(refs)
 
 
 def fe_cr2(
@@ -114,8 +122,10 @@ def fe_cr2(
     """Fixed-effects logit (cluster + period): CR2 robust SE with Satterthwaite df, as clubSandwich."""
     _columns(outcome, events, trials)
     _check_level(level)
+    frame = api.read_model_csv(file)
+    refs = api.text_reference_levels(file, frame, _split(covariates))
     res = api.fit_fe_cr2(
-        api.read_model_csv(file),
+        frame,
         outcome=outcome,
         events=events,
         trials=trials,
@@ -134,6 +144,7 @@ def fe_cr2(
                 "observations": res.n_obs,
                 "level": level,
                 **coef,
+                "reference_levels": refs,
             }
         )
         return
@@ -146,3 +157,4 @@ def fe_cr2(
         f"model SE {coef['se_model']:.5f}), df {coef['df_satterthwaite']:.3f}, p {coef['p_value']:.4g}"
     )
     typer.echo(f"OR {coef['odds_ratio']:.4f}, {level:.0%} CI {coef['or_ci_low']:.4f}-{coef['or_ci_high']:.4f}")
+    _say_references(refs)

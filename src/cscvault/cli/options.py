@@ -9,6 +9,7 @@ from typing import Annotated
 import typer
 
 from cscvault import api
+from cscvault.cli.credentials import command_vault
 from cscvault.errors import UsageError
 
 StudyOption = Annotated[
@@ -16,7 +17,15 @@ StudyOption = Annotated[
 ]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print one JSON document and nothing else.")]
 UserOption = Annotated[
-    str, typer.Option("--user", "-u", envvar="CSCVAULT_USER", help="Vault user name (env CSCVAULT_USER).")
+    str | None,
+    typer.Option(
+        "--user",
+        "-u",
+        envvar="CSCVAULT_USER",
+        show_default=False,
+        help="Vault user name (default: env CSCVAULT_USER, else your login name if it is a user of the vault, "
+        "else you are asked).",
+    ),
 ]
 RecoveryOption = Annotated[
     bool,
@@ -26,7 +35,9 @@ RecoveryOption = Annotated[
 
 def _existing_vault(path: Path) -> Path:
     """Say 'no vault here' or 'destroyed' before asking anyone for a password."""
-    return api.check_vault_dir(path)
+    checked = api.check_vault_dir(path)
+    command_vault.set(checked)  # so `credentials` can tell whether the login name is one of its users
+    return checked
 
 
 VaultArg = Annotated[

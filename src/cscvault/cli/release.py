@@ -57,7 +57,7 @@ def release_request(
     vault: VaultArg,
     files: Annotated[list[Path], typer.Argument(help="Output files to release (csv, json, html, png, txt, md).")],
     why: Annotated[str, typer.Option("--why", help="Why these outputs should leave the vault.")],
-    user: UserOption = "analyst",
+    user: UserOption = None,
     recovery: RecoveryOption = False,
     json_: JsonOption = False,
 ) -> None:
@@ -73,7 +73,7 @@ def release_request(
 def release_list(
     vault: VaultArg,
     state: Annotated[str | None, typer.Option("--state", help="requested|approved|rejected|exported")] = None,
-    user: UserOption = "analyst",
+    user: UserOption = None,
     recovery: RecoveryOption = False,
     json_: JsonOption = False,
 ) -> None:
@@ -92,7 +92,7 @@ def release_list(
 def release_show(
     vault: VaultArg,
     release_id: ReleaseArg,
-    user: UserOption = "analyst",
+    user: UserOption = None,
     recovery: RecoveryOption = False,
     json_: JsonOption = False,
 ) -> None:
@@ -109,7 +109,7 @@ def release_approve(
     vault: VaultArg,
     release_id: ReleaseArg,
     note: Annotated[str, typer.Option("--note", help="The checker's note.")] = "",
-    user: UserOption = "checker",
+    user: UserOption = None,
     recovery: RecoveryOption = False,
 ) -> None:
     """Approve a release (a checker who did not request it). Tables leave in their suppressed version."""
@@ -122,7 +122,7 @@ def release_reject(
     vault: VaultArg,
     release_id: ReleaseArg,
     reason: Annotated[str, typer.Option("--reason", help="Why the release is refused.")],
-    user: UserOption = "checker",
+    user: UserOption = None,
     recovery: RecoveryOption = False,
 ) -> None:
     """Reject a release (a checker who did not request it)."""
@@ -135,7 +135,7 @@ def release_export(
     vault: VaultArg,
     release_id: ReleaseArg,
     out: Annotated[Path, typer.Option("--out", help="Folder to write the bundle into (OUT/ID).")],
-    user: UserOption = "analyst",
+    user: UserOption = None,
     recovery: RecoveryOption = False,
 ) -> None:
     """Write an approved release's bundle: released files, ACRO results.json, profile, checksums."""

@@ -11,13 +11,14 @@ from cscvault import api
 from cscvault.cli.credentials import credentials, secret
 from cscvault.cli.options import JsonOption, RecoveryOption, UserOption, VaultArg
 from cscvault.cli.output import err, print_json
+from cscvault.errors import UsageError
 
 app = typer.Typer(help="Retention schedule, secure destruction and deletion certificates.", no_args_is_help=True)
 
 
 @app.command("status")
 def status(
-    vault: VaultArg, user: UserOption = "admin", recovery: RecoveryOption = False, json_: JsonOption = False
+    vault: VaultArg, user: UserOption = None, recovery: RecoveryOption = False, json_: JsonOption = False
 ) -> None:
     """The final-report and deletion dates, days remaining, and what destruction will remove."""
     st = api.retention_status(vault, credentials(user, recovery))
@@ -61,7 +62,7 @@ def destroy(
         Path | None,
         typer.Option("--signing-key", help="Ed25519 PEM key outside the vault; created on first use."),
     ] = None,
-    user: UserOption = "admin",
+    user: UserOption = None,
     json_: JsonOption = False,
 ) -> None:
     """Crypto-shred the vault and write a signed deletion certificate. Irreversible.
@@ -126,11 +127,16 @@ def backup(
         list[str] | None,
         typer.Option("--recipient", help="Extra age recipient (age1...), e.g. an offline key; repeatable."),
     ] = None,
-    user: UserOption = "admin",
+    user: UserOption = None,
     recovery: RecoveryOption = False,
     json_: JsonOption = False,
 ) -> None:
     """Write an age-encrypted snapshot of the vault (admin). Always encrypted to the vault's own key."""
+    if not to.exists() and vault.resolve() not in to.resolve().parents:  # private to you, like `release export`
+        try:
+            to.mkdir(mode=0o700, parents=True)
+        except OSError as exc:
+            raise UsageError(f"{to}: cannot create the backup folder ({exc.strerror})") from None
     result = api.backup_vault(vault, credentials(user, recovery), to, recipients=list(recipient or []))
     doc = {
         "backup": str(result.path),
@@ -171,7 +177,7 @@ def restore(
             metavar="DPO_USER",
         ),
     ] = None,
-    user: UserOption = "admin",
+    user: UserOption = None,
     recovery: RecoveryOption = False,
     json_: JsonOption = False,
 ) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -55,7 +55,7 @@ def rights_open(
         str | None, typer.Option("--identified", help="YYYY-MM-DD the LA confirmed the id (starts the clock).")
     ] = None,
     requester_ref: Annotated[str | None, typer.Option("--requester-ref", help="A reference, never a name.")] = None,
-    user: UserOption = "dpo",
+    user: UserOption = None,
     recovery: RecoveryOption = False,
 ) -> None:
     """Log a request and print its id."""
@@ -78,7 +78,7 @@ def rights_list(
     overdue: Annotated[bool, typer.Option("--overdue", help="Only overdue requests.")] = False,
     due_soon: Annotated[bool, typer.Option("--due-soon", help="Only requests due within 7 days.")] = False,
     today: DateOption = None,
-    user: UserOption = "dpo",
+    user: UserOption = None,
     recovery: RecoveryOption = False,
     json_: JsonOption = False,
 ) -> None:
@@ -94,11 +94,37 @@ def rights_list(
         typer.echo("no requests")
 
 
+@rights_app.command("summary")
+def rights_summary(
+    vault: VaultArg,
+    year: Annotated[int, typer.Option("--year", help="Requests received in this calendar year (YYYY).")],
+    user: UserOption = None,
+    recovery: RecoveryOption = False,
+    json_: JsonOption = False,
+) -> None:
+    """The DPO's annual summary: requests received, answered on time or late (and how late), still open."""
+    if not 1900 <= year <= 9999:
+        raise UsageError("--year is a year written YYYY")
+    doc: dict[str, Any] = api.rights_summary(vault, credentials(user, recovery), year)
+    if json_:
+        print_json(doc)
+        return
+    typer.echo(f"Data-subject requests received in {year}: {doc['received']}")
+    late = f", at most {doc['days_late_max']} days late" if doc["answered_late"] else ""
+    typer.echo(f"  answered on time: {doc['answered_on_time']}; answered late: {doc['answered_late']}{late}")
+    typer.echo(f"  still open: {doc['open']} ({doc['open_overdue']} overdue)")
+    typer.echo(f"  {'type':<14}{'received':>9}{'on time':>9}{'late':>6}{'open':>6}")
+    for kind, row in doc["by_type"].items():
+        typer.echo(
+            f"  {kind:<14}{row['received']:>9}{row['answered_on_time']:>9}{row['answered_late']:>6}{row['open']:>6}"
+        )
+
+
 @rights_app.command("show")
 def rights_show(
     vault: VaultArg,
     request_id: RequestArg,
-    user: UserOption = "dpo",
+    user: UserOption = None,
     recovery: RecoveryOption = False,
     json_: JsonOption = False,
 ) -> None:
@@ -120,7 +146,7 @@ def rights_identify(
     vault: VaultArg,
     request_id: RequestArg,
     on: Annotated[str | None, typer.Option("--date", help="When the LA confirmed the id (default today).")] = None,
-    user: UserOption = "dpo",
+    user: UserOption = None,
     recovery: RecoveryOption = False,
 ) -> None:
     """Record that the LA confirmed the child's id: the one-month clock starts."""
@@ -134,7 +160,7 @@ def rights_clarify(
     request_id: RequestArg,
     asked: Annotated[str, typer.Option("--asked", help="YYYY-MM-DD clarification was asked for.")],
     answered: Annotated[str, typer.Option("--answered", help="YYYY-MM-DD it arrived.")],
-    user: UserOption = "dpo",
+    user: UserOption = None,
     recovery: RecoveryOption = False,
 ) -> None:
     """Stop the clock for the days spent awaiting clarification."""
@@ -155,7 +181,7 @@ def rights_extend(
     months: Annotated[int, typer.Option("--months", help="1 or 2 further months.")],
     reason: Annotated[str, typer.Option("--reason", help="Why (complexity, number of requests).")],
     notice: Annotated[str | None, typer.Option("--notice-date", help="When the requester was told.")] = None,
-    user: UserOption = "dpo",
+    user: UserOption = None,
     recovery: RecoveryOption = False,
 ) -> None:
     """Extend the deadline (the requester must be told within the first month)."""
@@ -176,7 +202,7 @@ def rights_refuse(
     request_id: RequestArg,
     decision: Annotated[str, typer.Option("--decision", help="The decision and its reasoning.")],
     legal_basis: Annotated[str | None, typer.Option("--legal-basis", help="Default: the research exemption.")] = None,
-    user: UserOption = "dpo",
+    user: UserOption = None,
     recovery: RecoveryOption = False,
 ) -> None:
     """Refuse or limit a right for this request, recording the decision and its legal basis."""
@@ -194,7 +220,7 @@ def rights_act(
     value: Annotated[str | None, typer.Option("--value", help="Rectification: the corrected value.")] = None,
     decision: Annotated[str | None, typer.Option("--decision", help="Objection: 'uphold' or the grounds.")] = None,
     legal_basis: Annotated[str | None, typer.Option("--legal-basis", help="Objection: basis to continue.")] = None,
-    user: UserOption = "dpo",
+    user: UserOption = None,
     recovery: RecoveryOption = False,
     json_: JsonOption = False,
 ) -> None:
@@ -221,7 +247,7 @@ def rights_act(
 
 @rights_app.command("close")
 def rights_close(
-    vault: VaultArg, request_id: RequestArg, user: UserOption = "dpo", recovery: RecoveryOption = False
+    vault: VaultArg, request_id: RequestArg, user: UserOption = None, recovery: RecoveryOption = False
 ) -> None:
     """Close a completed or refused request."""
     r = api.rights_close(vault, credentials(user, recovery), request_id)
@@ -233,7 +259,7 @@ def complaint_open(
     vault: VaultArg,
     received: DateOption = None,
     ref: Annotated[str | None, typer.Option("--ref", help="A reference to the complaint file, never a name.")] = None,
-    user: UserOption = "dpo",
+    user: UserOption = None,
     recovery: RecoveryOption = False,
 ) -> None:
     """Log a complaint; prints its id and the acknowledgement text with the ICO route."""
@@ -248,7 +274,7 @@ def complaint_ack(
     vault: VaultArg,
     complaint_id: Annotated[str, typer.Argument(metavar="ID")],
     on: DateOption = None,
-    user: UserOption = "dpo",
+    user: UserOption = None,
     recovery: RecoveryOption = False,
 ) -> None:
     """Record the acknowledgement."""
@@ -258,7 +284,7 @@ def complaint_ack(
 
 @complaint_app.command("list")
 def complaint_list(
-    vault: VaultArg, user: UserOption = "dpo", recovery: RecoveryOption = False, json_: JsonOption = False
+    vault: VaultArg, user: UserOption = None, recovery: RecoveryOption = False, json_: JsonOption = False
 ) -> None:
     """All complaints with their acknowledgement deadlines."""
     found = api.complaint_list(vault, credentials(user, recovery))
@@ -278,7 +304,7 @@ def complaint_close(
     complaint_id: Annotated[str, typer.Argument(metavar="ID")],
     outcome: Annotated[str, typer.Option("--outcome", help="The outcome given to the complainant.")],
     on: DateOption = None,
-    user: UserOption = "dpo",
+    user: UserOption = None,
     recovery: RecoveryOption = False,
 ) -> None:
     """Close with the outcome; prints the response, which always includes the ICO route."""

@@ -30,7 +30,7 @@ def risk(
     what_if: Annotated[
         bool, typer.Option("--what-if", help="Also measure each candidate generalisation and re-fit the primary model.")
     ] = False,
-    user: UserOption = "dpo",
+    user: UserOption = None,
     recovery: RecoveryOption = False,
     json_: JsonOption = False,
 ) -> None:

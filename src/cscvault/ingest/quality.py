@@ -4,6 +4,7 @@ linkage rates. Counts only: nothing here is a child-level value."""
 from __future__ import annotations
 
 import json
+from collections import Counter
 from typing import Any
 
 from cscvault.vault import Vault
@@ -47,7 +48,97 @@ def quality_report(vault: Vault) -> dict[str, Any]:
                 "loaded_at": r[15],
             }
         )
-    return {"deliveries": deliveries, "linkage": linkage(vault)}
+    label_deliveries(deliveries)
+    links = linkage(vault)
+    return {
+        "deliveries": deliveries,
+        "linkage": links,
+        "summary": summary(deliveries, links),
+        "rows_explained": ROWS_EXPLAINED,
+    }
+
+
+ROWS_EXPLAINED = (
+    "Rows read are the data rows in a file. Rows loaded are the rows written to the vault's tables: one row "
+    "read can give rows in several tables (a child and their referral, say), so loaded can exceed read, and "
+    "rows set aside by screening (duplicates, out of scope, quarantined) make it smaller. A rejected file "
+    "loads nothing."
+)
+
+TOP_FINDINGS = 3
+
+
+def return_name(delivery: dict[str, Any], with_table: bool = True) -> str:
+    """The return a file belongs to, for people: its label (e.g. cin2021-22) or, when the file does not
+    carry one (SSDA903 CSV tables), the return its format belongs to, with the table."""
+    if delivery.get("return"):
+        return str(delivery["return"])
+    fmt = str(delivery.get("format") or "")
+    family, _, table = fmt.partition(":")
+    known = {"ssda903_csv": "SSDA903", "ssda903_xml": "SSDA903", "cin_census": "CIN census"}
+    name = known.get(family, family.replace("_", " ") or "unknown return")
+    return f"{name} ({table})" if table and with_table else name
+
+
+def label_deliveries(deliveries: list[dict[str, Any]]) -> None:
+    """Add `return_name`, `delivery_id` (the SHA-256's first 12 hex digits, as `cscvault ingest` names a
+    delivery) and `file_label`: the file name, followed by LA, year and delivery id when several files
+    share the name (several LAs send `episodes.csv`)."""
+    names = Counter(str(d["file_name"]) for d in deliveries)
+    for d in deliveries:
+        d["return_name"] = return_name(d)
+        d["delivery_id"] = str(d["sha256"])[:12]
+        label = str(d["file_name"])
+        if names[label] > 1:
+            where = ", ".join(str(x) for x in (d["la"] or d["la_code"] or "unknown LA", d["collection_year"]) if x)
+            label = f"{label} ({where}; delivery {d['delivery_id']})"
+        d["file_label"] = label
+
+
+def summary(deliveries: list[dict[str, Any]], links: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One row per LA x return x year: files, rows read and loaded, files rejected, the most frequent
+    findings, and how many children in the tables it loads also have a referral (the LA's linkage)."""
+    by_la = {row["la"]: row for row in links}
+    groups: dict[tuple[str, str, str], dict[str, Any]] = {}
+    for d in deliveries:
+        key = (str(d["la"] or "unknown LA"), return_name(d, with_table=False), str(d["collection_year"] or ""))
+        g = groups.setdefault(
+            key,
+            {
+                "la": key[0],
+                "return": key[1],
+                "collection_year": d["collection_year"],
+                "files": 0,
+                "rows_read": 0,
+                "rows_loaded": 0,
+                "rejected": 0,
+                "findings": Counter(),
+                "tables": set(),
+            },
+        )
+        g["files"] += 1
+        g["rows_read"] += d["rows_read"]
+        g["rows_loaded"] += d["rows_loaded"]
+        g["rejected"] += int(d["rejected"])
+        g["findings"].update(d["findings"])
+        g["tables"].update(d["tables"] if isinstance(d["tables"], dict | list) else [])
+    out = []
+    for key in sorted(groups):
+        g = groups[key]
+        findings: Counter[str] = g.pop("findings")
+        tables: set[str] = g.pop("tables")
+        linked = seen = 0
+        la_links = by_la.get(g["la"], {})
+        for table in sorted(tables):
+            entry = la_links.get(table)
+            if isinstance(entry, dict):
+                seen += int(entry["children"])
+                linked += int(entry["linked_to_referral"])
+        g["findings_total"] = sum(findings.values())
+        g["top_findings"] = [{"rule": r, "count": n} for r, n in findings.most_common(TOP_FINDINGS)]
+        g["linkage_rate"] = round(linked / seen, 4) if seen else None
+        out.append(g)
+    return out
 
 
 def linkage(vault: Vault) -> list[dict[str, Any]]:

@@ -22,6 +22,7 @@ from jinja2 import Environment, StrictUndefined
 from cscvault import clock
 from cscvault.errors import UsageError
 from cscvault.fileio import storage_error, write_atomic
+from cscvault.rights import plain_english
 from cscvault.rights.requests import Request
 from cscvault.study.notice import long_date
 from cscvault.vault import Vault
@@ -103,7 +104,14 @@ def build_package(
     html = (
         Environment(autoescape=True, undefined=StrictUndefined)
         .from_string(template)
-        .render(doc=document, info=info, records=document["records"])
+        .render(
+            doc=document,
+            info=info,
+            sections=plain_english.sections(records),
+            technical=plain_english.technical_rows(records),
+            generated_on=long_date(clock.today()),
+            study_name=vault.study.intervention,
+        )
     )
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as zf:

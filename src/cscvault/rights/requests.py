@@ -46,31 +46,73 @@ class Request:
     opened_at: dt.datetime
     opened_by: str
     closed_at: dt.datetime | None
+    answered: dt.date | None = None  # when it was completed or refused (from its event history)
 
     @property
     def due_date(self) -> dt.date | None:
         return deadlines.due_date(self.identified, self.extension_months, self.clock_stopped_days)
 
+    @property
+    def days_late(self) -> int | None:
+        """Days after the due date on which it was answered; None while open, 0 when on time."""
+        if self.answered is None:
+            return None
+        due = self.due_date
+        return max(0, (self.answered - due).days) if due else 0
+
     def deadline_status(self, today: dt.date) -> str:
         if self.state not in OPEN_STATES:
-            return "answered"
+            late = self.days_late or 0
+            return f"answered late ({late} day{'s' if late != 1 else ''})" if late else "answered"
         return deadlines.status(self.due_date, today)
 
     def to_json(self, today: dt.date | None = None) -> dict[str, Any]:
         doc = asdict(self)
         doc["due_date"] = self.due_date
         doc["deadline_status"] = self.deadline_status(today or clock.today())
+        doc["days_late"] = self.days_late
         return doc
 
 
 _COLUMNS = (
     "request_id, type, state, la_code, child_held, requester_ref, received, identified, extended_notice, "
-    "extension_months, clock_stopped_days, decision, legal_basis, opened_at, opened_by, closed_at"
+    "extension_months, clock_stopped_days, decision, legal_basis, opened_at, opened_by, closed_at, "
+    "(SELECT CAST(min(e.at_time) AS DATE) FROM request_events e WHERE e.request_id = requests.request_id "
+    "AND e.to_state IN ('completed', 'refused')) AS answered"
 )
 
 
 def _row_to_request(row: tuple[Any, ...]) -> Request:
     return Request(*row)
+
+
+def annual_summary(vault: Vault, year: int, today: dt.date) -> dict[str, Any]:
+    """What a DPO reports for a year: requests received, by type, answered on time or late (and how late),
+    and those still open. Counts only."""
+    found = [r for r in list_requests(vault, today) if r.received.year == year]
+    by_type: dict[str, dict[str, int]] = {}
+    late_days: list[int] = []
+    for r in found:
+        row = by_type.setdefault(r.type, {"received": 0, "answered_on_time": 0, "answered_late": 0, "open": 0})
+        row["received"] += 1
+        if r.answered is None:
+            row["open"] += 1
+        elif r.days_late:
+            row["answered_late"] += 1
+            late_days.append(r.days_late)
+        else:
+            row["answered_on_time"] += 1
+    return {
+        "year": year,
+        "received": len(found),
+        "answered_on_time": sum(t["answered_on_time"] for t in by_type.values()),
+        "answered_late": len(late_days),
+        "days_late_max": max(late_days) if late_days else None,
+        "days_late_total": sum(late_days),
+        "open": sum(t["open"] for t in by_type.values()),
+        "open_overdue": sum(1 for r in found if r.deadline_status(today) == "overdue"),
+        "by_type": dict(sorted(by_type.items())),
+    }
 
 
 def get(vault: Vault, request_id: str) -> Request:

@@ -24,6 +24,7 @@ import pandas as pd
 from numpy.typing import NDArray
 from scipy import stats
 
+from cscvault.analysis.models.separation import require_no_separation
 from cscvault.analysis.models.spec import ModelSpec, resolve
 from cscvault.errors import DataError, UsageError
 
@@ -331,6 +332,9 @@ def fit_gee(
     K, p = cells.n_clusters, X.shape[1]
     if K < 2:
         raise DataError("GEE needs at least 2 clusters")
+    # Under separation the estimating equations have no finite root: beta drifts until the correlation
+    # estimate breaks down, which would be reported as something else.
+    require_no_separation(X, cells.events, cells.trials, cells.names, "GEE")
     beta = np.zeros(p)
     a = 0.0 if alpha is None else float(alpha)
     if not -1.0 < a < 1.0:

@@ -23,6 +23,7 @@ import pandas as pd
 from scipy import stats
 
 from cscvault.analysis.models.gee import BinomialCells, FloatArray, binomial_cells
+from cscvault.analysis.models.separation import require_no_separation
 from cscvault.analysis.models.spec import ModelSpec, resolve
 from cscvault.errors import DataError, UsageError
 
@@ -200,4 +201,6 @@ def fit_fe_cr2(
     )
     if cells.n_clusters < 2:
         raise DataError("cluster-robust errors need at least 2 clusters")
+    # Separation makes the Newton step meet a singular information matrix; say what it is instead.
+    require_no_separation(cells.X, cells.events, cells.trials, cells.names, "fixed-effects logit")
     return cr2(cells, fit_logit(cells))

@@ -21,4 +21,12 @@ def deliveries(request: Request, page: Annotated[int, Query(ge=1, le=1_000_000)]
     session = current_session(request)
     report = console.call(api.quality, console.vault_path, session.credentials)
     listing = paginate(report["deliveries"], page)  # type: ignore[arg-type]
-    return render(request, "deliveries.html", session, page=listing, linkage=report["linkage"])
+    return render(
+        request,
+        "deliveries.html",
+        session,
+        page=listing,
+        linkage=report["linkage"],
+        summary=report["summary"],
+        rows_explained=report["rows_explained"],
+    )

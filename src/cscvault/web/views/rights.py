@@ -50,7 +50,8 @@ def register(
         api.rights_list, console.vault_path, session.credentials, overdue=due == "due", due_soon=due == "due"
     )
     rows = [(r, r.deadline_status(today)) for r in found]
-    return render(request, "rights_list.html", session, page=paginate(rows, page), due=due)
+    names = console.call(api.la_names, console.vault_path, session.credentials)
+    return render(request, "rights_list.html", session, page=paginate(rows, page), due=due, la_names=names)
 
 
 @route(router, "GET", "/rights/new", DPO)
@@ -108,11 +109,13 @@ def show(request: Request, request_id: RequestId) -> HTMLResponse:
     session = current_session(request)
     view = console.call(api.rights_show, console.vault_path, session.credentials, request_id)
     r = view.request
+    names = console.call(api.la_names, console.vault_path, session.credentials)
     return render(
         request,
         "rights_show.html",
         session,
         r=r,
+        la_name=names.get(r.la_code, r.la_code),
         events=view.events,
         status=r.deadline_status(view.today),
         is_open=r.state in api.OPEN_STATES,

@@ -15,6 +15,7 @@ from pathlib import Path
 from cscvault import clock
 from cscvault.analysis.primary import PrimaryRun, run_primary
 from cscvault.audit import AuditReport
+from cscvault.disclosure import bundle as _bundle
 from cscvault.disclosure import release as _release
 from cscvault.errors import TamperedError, UsageError
 from cscvault.ingest.delivery import IngestReport, ingest_files
@@ -319,6 +320,11 @@ def release_reject(path: Path, credentials: Credentials, release_id: str, reason
 
 
 def release_export(path: Path, credentials: Credentials, release_id: str, out_dir: Path) -> Path:
-    """Write an approved release's bundle into OUT_DIR/RELEASE_ID."""
+    """Write an approved release's bundle into OUT_DIR/RELEASE_ID (OUT_DIR is created, 0700, when missing)."""
     with open_vault(path, credentials) as vault:
-        return _release.export_release(vault, release_id, Path(out_dir))
+        return _bundle.export_release(vault, release_id, Path(out_dir))
+
+
+def release_verify(bundle: Path) -> dict[str, object]:
+    """Check an exported bundle against its manifest (no vault needed); returns the manifest."""
+    return _bundle.verify_bundle(Path(bundle))

@@ -88,6 +88,18 @@ def test_small_count_fails_and_the_export_carries_the_suppressed_table(vault: Pa
     for rel, digest in sums.items():
         assert hashlib.sha256((bundle / rel).read_bytes()).hexdigest() == digest
     assert "outputs/small_counts.csv" in sums and "results.json" in sums
+    # each file once: the table lives only under outputs/, with no pandas index column
+    csvs = sorted(p.relative_to(bundle).as_posix() for p in bundle.rglob("*.csv"))
+    assert csvs == ["outputs/small_counts.csv"]
+    assert list(exported.columns) == ["la", "arm", "children"]
+    manifest = api.release_verify(bundle)
+    assert manifest["requested_by"] == ANALYST.user and manifest["approved_by"] == CHECKER.user
+    assert manifest["decided_at"] and manifest["profile"]["name"] == "acro-default"
+    (entry_m,) = manifest["outputs"]
+    assert entry_m == {
+        "file": "outputs/small_counts.csv", "kind": "table", "sha256": out.released_sha256,
+        "requested_sha256": out.sha256, "verdict": "fail", "reasons": out.reasons,
+    }  # fmt: skip
     profile = json.loads((bundle / "profile.json").read_text())
     assert profile["name"] == "acro-default" and profile["min_count"] == 10 and profile["version"]
 
@@ -229,7 +241,14 @@ def test_model_results_and_custom_outputs(vault: Path, tmp_path: Path) -> None:
     acro_doc = json.loads((bundle / "results.json").read_text())
     kinds = {v["type"] for v in acro_doc["results"].values()}
     assert kinds == {"regression", "custom"}
-    assert (bundle / "report.html").read_bytes() == (tmp_path / "report.html").read_bytes()
+    assert (bundle / "outputs" / "report.html").read_bytes() == (tmp_path / "report.html").read_bytes()
+    assert not (bundle / "report.html").exists()  # each file once
+    (model_file,) = (bundle / "models").iterdir()
+    model = pd.read_csv(model_file)  # the model's released rows, not just its degrees of freedom
+    assert list(model["term"]) == ["treatment", "period2", "age"]
+    assert set(model["n"]) == {505} and set(model["estimate"]) == {0.2}
+    assert not any(str(c).startswith("Unnamed") for c in model.columns)
+    assert api.release_verify(bundle)["release_id"] == release.release_id
 
 
 def test_audit_entries_carry_ids_and_counts_only(vault: Path, tmp_path: Path) -> None:
@@ -300,3 +319,51 @@ def test_an_output_with_no_safe_version_blocks_approval(vault: Path, tmp_path: P
     with pytest.raises(VaultStateError, match="no releasable version"):
         api.release_approve(vault, CHECKER, release.release_id, "")
     assert api.release_reject(vault, CHECKER, release.release_id, "fix the totals").state == "rejected"
+
+
+def test_export_creates_the_folder_and_a_changed_bundle_fails_verification(
+    vault: Path, tmp_path: Path, cli: Callable[..., Ran]
+) -> None:
+    table = _table(tmp_path, "verify_me.csv", [("Walsall", "control", 40), ("Wigan", "control", 50)])
+    release = api.release_request(vault, ANALYST, [table], "verify")
+    api.release_approve(vault, CHECKER, release.release_id, "")
+    target = tmp_path / "new" / "exports"
+    done = cli("release", "export", str(vault), release.release_id, "--out", str(target), "--user", ANALYST.user,
+               password=ANALYST.secret)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert target.is_dir() and (target.stat().st_mode & 0o777) == 0o700
+    bundle = target / release.release_id
+    ok = cli("release", "verify", str(bundle), password="")
+    assert ok.returncode == 0 and "1 released file(s) verified" in ok.stdout
+    (bundle / "outputs" / "verify_me.csv").write_text("la,arm,children\nWalsall,control,45\n")
+    bad = cli("release", "verify", str(bundle), password="")
+    assert bad.returncode == 3 and "verify_me.csv does not match" in bad.stderr and bad.stderr.count("\n") == 1
+    (bundle / "extra.csv").write_text("x\n1\n")
+    (bundle / "outputs" / "verify_me.csv").unlink()
+    gone = cli("release", "verify", str(bundle), password="")
+    assert gone.returncode == 3
+
+
+def test_every_export_is_recorded_and_listed_on_the_destruction_certificate(tmp_path: Path) -> None:
+    from cscvault.vault.destroy import destroy_vault
+
+    path = api.init_vault(tmp_path / "v", PASSWORD).path
+    api.add_user(path, ADMIN, ANALYST.user, "analyst", ANALYST.secret)
+    api.add_user(path, ADMIN, CHECKER.user, "checker", CHECKER.secret)
+    api.add_user(path, ADMIN, "dana", "dpo", "dpo password long 1")
+    table = _table(tmp_path, "left.csv", [("Walsall", "control", 40), ("Wigan", "control", 50)])
+    release = api.release_request(path, ANALYST, [table], "leaves")
+    api.release_approve(path, CHECKER, release.release_id, "")
+    first = api.release_export(path, ANALYST, release.release_id, tmp_path / "a")
+    second = api.release_export(path, CHECKER, release.release_id, tmp_path / "b")
+    digest = hashlib.sha256((first / "outputs" / "left.csv").read_bytes()).hexdigest()
+    result = destroy_vault(
+        path, ADMIN, Credentials("dana", "dpo password long 1"), early_reason="test",
+        certificate_out=tmp_path / "cert.json", signing_key=tmp_path / "sk.pem",
+    )  # fmt: skip
+    exports = result.certificate["certificate"]["released_exports"]
+    assert [(e["release_id"], e["export"], e["exported_by"]) for e in exports] == [
+        (release.release_id, 1, ANALYST.user), (release.release_id, 2, CHECKER.user)
+    ]  # fmt: skip
+    assert exports[0]["destination"] == str(first.resolve()) and exports[1]["destination"] == str(second.resolve())
+    assert exports[0]["files"] == [{"file": "outputs/left.csv", "sha256": digest}] and exports[0]["exported_at"]

@@ -17,20 +17,15 @@ import datetime as dt
 import hashlib
 import json
 import re
-import shutil
-import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from cscvault.disclosure import release_checks as rc
-from cscvault.disclosure.acro_format import CustomOutput, OutputEntry, write_results
-from cscvault.disclosure.check import CheckedTable
 from cscvault.disclosure.gate import MAX_BYTES, RULE_FILE_TYPE, RULE_OVERSIZE, Refusal, screen
-from cscvault.disclosure.profiles import Profile, get_profile
-from cscvault.disclosure.rules import ModelCheck
-from cscvault.errors import DataError, PermissionDenied, StorageError, TamperedError, UsageError, VaultStateError
+from cscvault.disclosure.profiles import get_profile
+from cscvault.errors import DataError, PermissionDenied, UsageError, VaultStateError
 from cscvault.vault import Vault
 
 STATES = ("requested", "approved", "rejected", "exported")
@@ -40,7 +35,6 @@ READ_ROLES = ("admin", "analyst", "checker")
 EXPORT_ROLES = ("admin", "analyst", "checker")
 MAX_TEXT = 2000
 _ID = re.compile(r"^REL-\d{4}-\d{4,}$")
-_RESERVED = {"results.json", "config.json", "profile.json", "release.json", "SHA256SUMS"}
 
 
 @dataclass(frozen=True)
@@ -402,126 +396,3 @@ def reject_release(vault: Vault, release_id: str, reason: str) -> Release:
         )
         vault.record("release.reject", {"release": release_id}, {"outputs": len(_outputs(vault, release_id))})
     return _load(vault, release_id)
-
-
-# -- export ------------------------------------------------------------------------------------------
-
-
-def _uid(name: str, used: set[str]) -> str:
-    base = re.sub(r"[^A-Za-z0-9_-]+", "_", Path(name).stem).strip("_") or "output"
-    uid, i = base, 1
-    while uid in used:
-        i += 1
-        uid = f"{base}_{i}"
-    used.add(uid)
-    return uid
-
-
-def _acro_entries(
-    release: Release, rows: Sequence[tuple[ReleaseOutput, bytes, bytes]], profile: Profile, scratch: Path
-) -> list[OutputEntry]:
-    """Rebuild the ACRO records from the stored request bytes; refuse if the rebuilt release differs."""
-    entries: list[OutputEntry] = []
-    used: set[str] = set()
-    for out, content, released in rows:
-        command = f"cscvault release request ({release.release_id}: {out.name})"
-        if out.kind == "table":
-            table: CheckedTable | None
-            table, _, _ = rc.checked_table(out.name, content, profile)
-            if table is not None:
-                rc.reapply_flags(table, out.checks.get("differencing", []))
-                if rc.released_csv(table) != released:
-                    raise TamperedError(f"release {release.release_id}: {out.name} no longer matches what was approved")
-                entries.append(OutputEntry(table, uid=_uid(out.name, used), command=command))
-                continue
-        if out.kind == "results":
-            document = json.loads(content.decode("utf-8"))
-            for key, check, _ in rc.model_checks(document, profile):
-                model: ModelCheck = check
-                entries.append(OutputEntry(model, uid=_uid("model_" + "_".join(key), used), command=command))
-            continue
-        target_name = out.name if out.name not in _RESERVED else f"output_{out.position}_{out.name}"
-        target = scratch / target_name
-        target.write_bytes(released)
-        reason = "; ".join(out.reasons)
-        entries.append(OutputEntry(CustomOutput(target, reason), uid=_uid(out.name, used), command=command))
-    return entries
-
-
-def export_release(vault: Vault, release_id: str, out_dir: Path) -> Path:
-    """Write the bundle of an approved release to OUT_DIR/RELEASE_ID; returns the bundle folder."""
-    vault.require_role(*EXPORT_ROLES)
-    release = _load(vault, release_id)
-    if release.state not in ("approved", "exported"):
-        raise VaultStateError(f"release {release_id} is {release.state}; only an approved release can be exported")
-    out_dir = Path(out_dir)
-    if not out_dir.is_dir():
-        raise UsageError(f"{out_dir}: no such directory")
-    bundle = out_dir / release_id
-    if bundle.exists():
-        raise UsageError(f"{bundle}: already exists")
-    profile = get_profile(release.profile)
-    if profile.version != release.profile_version:
-        raise VaultStateError(
-            f"release {release_id} was checked with {release.profile} {release.profile_version}; "
-            f"this cscvault has version {profile.version}: request it again"
-        )
-    outputs = _outputs(vault, release_id)
-    blobs = {
-        int(r[0]): (bytes(r[1]), bytes(r[2]))
-        for r in vault.con.execute(
-            "SELECT position, content, released FROM release_outputs WHERE release_id = ? AND released IS NOT NULL",
-            [release_id],
-        ).fetchall()
-    }
-    rows = []
-    for out in outputs:
-        content, released = blobs[out.position]
-        if _sha256(released) != out.released_sha256 or _sha256(content) != out.sha256:
-            raise TamperedError(f"release {release_id}: {out.name} failed its checksum")
-        rows.append((out, content, released))
-    try:
-        staging = Path(tempfile.mkdtemp(prefix=f".{release_id}.exporting-", dir=out_dir))
-    except OSError as exc:
-        raise StorageError(f"{out_dir}: cannot write the bundle ({exc.strerror})") from None
-    try:
-        scratch = staging / ".scratch"
-        scratch.mkdir()
-        write_results(_acro_entries(release, rows, profile, scratch), staging, profile)
-        shutil.rmtree(scratch)
-        files = staging / "outputs"
-        files.mkdir()
-        for out, _, released in rows:
-            (files / out.name).write_bytes(released)
-        (staging / "profile.json").write_text(json.dumps(profile.as_dict(), indent=2) + "\n", encoding="utf-8")
-        manifest = {
-            **release.to_json(),
-            "files": [
-                {"name": f"outputs/{o.name}", "sha256": o.released_sha256, "verdict": o.verdict, "reasons": o.reasons}
-                for o, _, _ in rows
-            ],
-        }
-        manifest["state"] = "exported"
-        (staging / "release.json").write_text(json.dumps(manifest, indent=2, default=str) + "\n", encoding="utf-8")
-        sums = [
-            f"{_sha256(p.read_bytes())}  {p.relative_to(staging).as_posix()}"
-            for p in sorted(staging.rglob("*"))
-            if p.is_file()
-        ]
-        (staging / "SHA256SUMS").write_text("\n".join(sums) + "\n", encoding="utf-8")
-        with vault.transaction() as con:
-            con.execute(
-                "UPDATE releases SET state = 'exported', exports = exports + 1, exported_at = ?, exported_by = ? "
-                "WHERE release_id = ?",
-                [dt.datetime.now(dt.UTC), vault.actor, release_id],
-            )
-            vault.record("release.export", {"release": release_id}, {"files": len(rows)})
-        # After the commit: a bundle never leaves without its audit entry (a failed rename can be re-exported).
-        staging.replace(bundle)
-    except OSError as exc:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise StorageError(f"{bundle}: cannot write the bundle ({exc.strerror})") from None
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
-    return bundle

@@ -130,10 +130,30 @@ def release_reject(
 def release_export(
     vault: VaultArg,
     release_id: ReleaseArg,
-    out: Annotated[Path, typer.Option("--out", help="Folder to write the bundle into (OUT/ID).")],
+    out: Annotated[
+        Path, typer.Option("--out", help="Folder to write the bundle into (OUT/ID); created (0700) when missing.")
+    ],
     user: UserOption = "analyst",
     recovery: RecoveryOption = False,
 ) -> None:
-    """Write an approved release's bundle: released files, ACRO results.json, profile, checksums."""
+    """Write an approved release's bundle: released files, ACRO results.json, profile, manifest, checksums."""
     bundle = api.release_export(vault, credentials(user, recovery), release_id, out)
     typer.echo(str(bundle))
+
+
+@release_app.command("verify")
+def release_verify(
+    bundle: Annotated[Path, typer.Argument(help="An exported bundle folder (OUT/ID).")],
+    json_: JsonOption = False,
+) -> None:
+    """Check a bundle against its manifest: every file present with its SHA-256, nothing added."""
+    manifest = api.release_verify(bundle)
+    if json_:
+        print_json(manifest)
+        return
+    outputs = manifest.get("outputs")
+    count = len(outputs) if isinstance(outputs, list) else 0
+    typer.echo(
+        f"{manifest.get('release_id')}: {count} released file(s) verified; approved by {manifest.get('approved_by')} "
+        f"at {manifest.get('decided_at')}"
+    )

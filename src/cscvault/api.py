@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,7 +17,7 @@ from cscvault.analysis.primary import PrimaryRun, run_primary
 from cscvault.audit import AuditReport
 from cscvault.disclosure import bundle as _bundle
 from cscvault.disclosure import release as _release
-from cscvault.errors import TamperedError, UsageError
+from cscvault.errors import TamperedError, UsageError, VaultStateError
 from cscvault.ingest.delivery import IngestReport, ingest_files
 from cscvault.ingest.delivery import Progress as IngestProgress
 from cscvault.ingest.quality import quality_report
@@ -30,6 +30,7 @@ from cscvault.study.notice import render_notice as _render_notice
 from cscvault.study.record import render_record as _render_record
 from cscvault.vault import ROLES, Credentials, User, Vault
 from cscvault.vault.identity import recipient_for
+from cscvault.vault.run_outputs import StoredOutput, latest_run, list_outputs, load_output, store_outputs
 
 __all__ = [
     "ROLES",
@@ -248,9 +249,14 @@ def quality(path: Path, credentials: Credentials) -> dict[str, object]:
 
 @dataclass(frozen=True)
 class AnalysisOutput:
+    """A finished run: its outputs are stored inside the vault; `release` when a release was requested."""
+
     run: PrimaryRun
-    report: Path
-    results: Path
+    outputs: list[StoredOutput]
+    release: _release.Release | None = None
+
+    def names(self) -> list[str]:
+        return [o.name for o in self.outputs]
 
 
 def analyse_did(out_dir: Path, study_path: Path | None = None) -> dict[str, object]:
@@ -260,8 +266,14 @@ def analyse_did(out_dir: Path, study_path: Path | None = None) -> dict[str, obje
     return run_did_plan(Path(out_dir), load_study(study_path))
 
 
-def analyse(path: Path, credentials: Credentials, out_dir: Path, plan: str = "primary") -> AnalysisOutput:
-    """Run the pre-registered analysis inside the vault and write the disclosure-checked report and results.
+def analyse(
+    path: Path, credentials: Credentials, plan: str = "primary", request_release: str | None = None
+) -> AnalysisOutput:
+    """Run the pre-registered analysis inside the vault and store its disclosure-checked outputs there.
+
+    Nothing is written outside the vault: the report, tables, figures and results.json are rows of the
+    encrypted store, tied to the run id and the plan's hash. `request_release` (a reason) also asks for the
+    release of every output of the run, for a checker to review (`release show`, the console).
 
     `primary`: the primary mixed model (complete case, missing indicator; Laplace and quadrature).
     `all`: the whole plan: multiple imputation headline, AME, small-cluster inference, the cluster-period model,
@@ -269,32 +281,64 @@ def analyse(path: Path, credentials: Credentials, out_dir: Path, plan: str = "pr
     if plan not in ("primary", "all"):
         raise UsageError(f"unknown analysis plan '{plan}' (available: primary, all, did)")
     with open_vault(path, credentials) as vault:
+        vault.require_role("analyst", "admin")
         if plan == "primary":
             run = run_primary(vault)
-            written = render_report(run, vault.study, Path(out_dir))
-            return AnalysisOutput(run, written["report"], written["results"])
-        from cscvault.analysis.full import run_all
-        from cscvault.report.full_section import released_summary, render_full_section
+            outputs = render_report(run, vault.study)
+        else:
+            from cscvault.analysis.full import run_all
+            from cscvault.report.full_section import released_summary, render_full_section
 
-        full_run = run_all(vault)
-        written = render_report(
-            full_run.primary,
-            vault.study,
-            Path(out_dir),
-            extra_rows=full_run.extra_rows,
-            extra_html=render_full_section(full_run, vault.study),
-            extra_summary=released_summary(full_run, vault.study),
-        )
-    return AnalysisOutput(full_run.primary, written["report"], written["results"])
+            full_run = run_all(vault)
+            run = full_run.primary
+            outputs = render_report(
+                run,
+                vault.study,
+                extra_rows=full_run.extra_rows,
+                extra_html=render_full_section(full_run, vault.study),
+                extra_summary=released_summary(full_run, vault.study),
+            )
+        store_outputs(vault, run.run_id, plan, run.plan_sha256, outputs)
+        release = None
+        if request_release is not None:
+            release = _release.request_release(vault, [o.name for o in outputs], request_release, run=run.run_id)
+        return AnalysisOutput(run, list_outputs(vault, run.run_id), release)
+
+
+def run_outputs(path: Path, credentials: Credentials, run_id: str | None = None) -> list[StoredOutput]:
+    """Stored outputs of one run, or of the latest run (roles admin, analyst, checker)."""
+    with open_vault(path, credentials) as vault:
+        vault.require_role(*_release.READ_ROLES)
+        run = run_id or latest_run(vault)
+        return list_outputs(vault, run) if run else []
+
+
+def run_output(path: Path, credentials: Credentials, run_id: str | None, name: str) -> tuple[StoredOutput, bytes]:
+    """One stored output (verified against the audit chain); default run: the latest."""
+    with open_vault(path, credentials) as vault:
+        vault.require_role(*_release.READ_ROLES)
+        run = run_id or latest_run(vault)
+        if run is None:
+            raise VaultStateError("no analysis run has stored outputs in this vault yet")
+        return load_output(vault, run, name)
 
 
 # -- releases (the output airlock) ---------------------------------------------------------------------------
 
 
-def release_request(path: Path, credentials: Credentials, files: list[Path], why: str) -> _release.Release:
-    """Gate, check and store outputs for release (role analyst)."""
+def release_request(
+    path: Path, credentials: Credentials, items: Sequence[str | Path], why: str, run: str | None = None
+) -> _release.Release:
+    """Gate, check and store stored run outputs for release (role analyst): RUN:NAME, NAME with `run`, or a
+    file on disk that is byte for byte a stored output."""
     with open_vault(path, credentials) as vault:
-        return _release.request_release(vault, [Path(f) for f in files], why)
+        return _release.request_release(vault, list(items), why, run=run)
+
+
+def release_file(path: Path, credentials: Credentials, release_id: str, position: int) -> _release.ReleaseFile:
+    """One file of a release for review (verified: a tampered stored file is exit 5)."""
+    with open_vault(path, credentials) as vault:
+        return _release.get_file(vault, release_id, position)
 
 
 def release_list(path: Path, credentials: Credentials, state: str | None = None) -> list[_release.Release]:

@@ -98,6 +98,10 @@ def build_web_vault(root: Path) -> WebVault:
     outputs.mkdir()
     table = outputs / "referrals_by_la.csv"
     table.write_text("la,period,referrals\nWalsall,2021-Q1,120\nWalsall,2021-Q2,135\nDerby,2021-Q1,98\n")
+    from cscvault.vault.run_outputs import RunOutput, store_outputs
+
+    with api.open_vault(path, ADMIN) as v:  # a release names a run's stored outputs
+        store_outputs(v, "0123456789ab", "test", "0" * 64, [RunOutput(table.name, "table", table.read_bytes())])
     releases = [api.release_request(path, ANALYST, [table], f"quarterly table {i}").release_id for i in range(3)]
     report_dir = root / "reports"
     (report_dir / "run1").mkdir(parents=True)

@@ -28,7 +28,7 @@ from cscvault.disclosure import release_checks as rc
 from cscvault.disclosure.acro_format import CustomOutput, OutputEntry, write_results
 from cscvault.disclosure.check import CheckedTable
 from cscvault.disclosure.profiles import Profile, get_profile
-from cscvault.disclosure.release import EXPORT_ROLES, Release, ReleaseOutput, _load, _outputs
+from cscvault.disclosure.release import EXPORT_ROLES, Release, ReleaseOutput, _load, _outputs, verify_stored
 from cscvault.errors import DataError, StorageError, TamperedError, UsageError, VaultStateError
 from cscvault.vault import Vault
 
@@ -81,7 +81,7 @@ def _acro_entries(
         path = f"outputs/{out.name}"
         if out.kind == "table":
             table: CheckedTable | None
-            table, _, _ = rc.checked_table(out.name, content, profile)
+            table, _, _ = rc.checked_table(out.name, content, profile, out.meta)
             if table is not None:
                 rc.reapply_flags(table, out.checks.get("differencing", []))
                 if rc.released_csv(table) != released:
@@ -114,6 +114,7 @@ def _acro_entries(
 
 
 def _stored_rows(vault: Vault, release_id: str) -> list[tuple[ReleaseOutput, bytes, bytes]]:
+    verify_stored(vault, release_id)
     outputs = _outputs(vault, release_id)
     blobs = {
         int(r[0]): (bytes(r[1]), bytes(r[2]))

@@ -25,7 +25,7 @@ from typing import Any
 from cscvault.disclosure import release_checks as rc
 from cscvault.disclosure.gate import MAX_BYTES, RULE_FILE_TYPE, RULE_OVERSIZE, Refusal, screen
 from cscvault.disclosure.profiles import get_profile
-from cscvault.errors import DataError, PermissionDenied, UsageError, VaultStateError
+from cscvault.errors import DataError, PermissionDenied, TamperedError, UsageError, VaultStateError
 from cscvault.vault import Vault
 
 STATES = ("requested", "approved", "rejected", "exported")
@@ -86,6 +86,8 @@ class ReleaseOutput:
     reasons: list[str]
     released_sha256: str | None
     checks: dict[str, Any] = field(default_factory=dict)
+    run_id: str | None = None
+    meta: dict[str, Any] = field(default_factory=dict)
 
     @property
     def releasable(self) -> bool:
@@ -102,6 +104,8 @@ class ReleaseOutput:
             "reasons": list(self.reasons),
             "released_sha256": self.released_sha256,
             "checks": self.checks,
+            "run_id": self.run_id,
+            "meta": self.meta,
         }
 
 
@@ -135,28 +139,97 @@ def _text(value: str, option: str) -> str:
 # -- request -----------------------------------------------------------------------------------------
 
 
-def _read_files(files: Sequence[Path]) -> tuple[list[tuple[str, bytes]], list[Refusal]]:
-    """The files' names and bytes; files over the size limit are refused without being read."""
-    if not files:
-        raise UsageError("release request: name at least one file")
-    seen: set[str] = set()
-    out: list[tuple[str, bytes]] = []
-    oversize: list[Refusal] = []
-    for path in files:
-        path = Path(path)
-        if not path.is_file():
-            raise UsageError(f"{path}: no such file")
-        if path.name in seen:
-            raise UsageError(f"{path}: two files named {path.name!r}; a release needs distinct file names")
-        seen.add(path.name)
-        try:
-            if path.stat().st_size > MAX_BYTES:
-                oversize.append(Refusal(path.name, RULE_OVERSIZE, f"larger than {MAX_BYTES // (1024 * 1024)} MB"))
-                continue
-            out.append((path.name, path.read_bytes()))
-        except OSError:
-            raise UsageError(f"{path}: cannot be read") from None
-    return out, oversize
+RULE_NOT_RUN_OUTPUT = "not-a-run-output"
+RULE_CHANGED = "changed-after-check"
+_RUN_REF = re.compile(r"^([0-9a-f]{12}):(.+)$")
+
+
+@dataclass(frozen=True)
+class _Item:
+    """One file of a request: a stored output of an analysis run (never an arbitrary file)."""
+
+    name: str
+    data: bytes
+    run_id: str
+    meta: dict[str, Any]
+
+
+def _read_path(path: Path) -> bytes | None:
+    """A named file's bytes (None when it is over the size limit: refused without being read)."""
+    if not path.is_file():
+        raise UsageError(f"{path}: no such file, and not RUN:NAME of a stored run output")
+    try:
+        if path.stat().st_size > MAX_BYTES:
+            return None
+        return path.read_bytes()
+    except OSError:
+        raise UsageError(f"{path}: cannot be read") from None
+
+
+def _match_file(vault: Vault, name: str, data: bytes, run: str | None) -> tuple[_Item | None, Refusal | None]:
+    """The stored run output a file on disk is a copy of; a refusal when it is none (or was changed)."""
+    where, params = ("", []) if run is None else (" AND run_id = ?", [run])
+    found = vault.con.execute(
+        f"SELECT run_id, name FROM run_outputs WHERE sha256 = ?{where} ORDER BY created_at DESC, run_id",
+        [_sha256(data), *params],
+    ).fetchall()
+    if found:
+        return _stored_item(vault, str(found[0][0]), str(found[0][1])), None
+    named = vault.con.execute(
+        f"SELECT run_id FROM run_outputs WHERE name = ?{where} ORDER BY created_at DESC LIMIT 1", [name, *params]
+    ).fetchone()
+    if named:
+        return None, Refusal(
+            name, RULE_CHANGED, f"differs from the output of run {named[0]} of that name; request the stored output"
+        )
+    scope = f"run {run}" if run else "any analysis run in this vault"
+    return None, Refusal(name, RULE_NOT_RUN_OUTPUT, f"not a stored output of {scope}")
+
+
+def _stored_item(vault: Vault, run_id: str, name: str) -> _Item:
+    from cscvault.vault.run_outputs import load_output
+
+    stored, data = load_output(vault, run_id, name)  # verified against the audit chain
+    return _Item(stored.name, data, run_id, stored.meta)
+
+
+def _resolve(vault: Vault, items: Sequence[str | Path], run: str | None) -> tuple[list[_Item], list[Refusal]]:
+    """Each requested item as a stored run output: RUN:NAME, NAME with --run, or a copy of one on disk.
+
+    A file on disk that is not byte for byte a stored output (an arbitrary file, or one changed after the
+    run stored and checked it) is refused; so is anything the gate refuses (row-level data, child keys)."""
+    if not items:
+        raise UsageError("release request: name at least one output (RUN:NAME, or NAME with --run)")
+    out: list[_Item] = []
+    refusals: list[Refusal] = []
+    for item in items:
+        text = str(item)
+        path = Path(text)
+        ref = _RUN_REF.match(text)
+        if ref and not path.exists():
+            out.append(_stored_item(vault, ref.group(1), ref.group(2)))
+            continue
+        if run is not None and not path.exists() and "/" not in text:
+            out.append(_stored_item(vault, run, text))
+            continue
+        data = _read_path(path)
+        if data is None:
+            refusals.append(Refusal(path.name, RULE_OVERSIZE, f"larger than {MAX_BYTES // (1024 * 1024)} MB"))
+            continue
+        gated = screen(path.name, data)
+        if gated is not None:
+            refusals.append(gated)
+            continue
+        matched, refusal = _match_file(vault, path.name, data, run)
+        if refusal is not None:
+            refusals.append(refusal)
+        elif matched is not None:
+            out.append(matched)
+    names = [i.name for i in out]
+    duplicate = next((n for n in names if names.count(n) > 1), None)
+    if duplicate:
+        raise UsageError(f"{duplicate}: named twice; a release needs distinct file names")
+    return out, refusals
 
 
 def _refuse(vault: Vault, refusals: list[Refusal], files: int) -> None:
@@ -200,18 +273,12 @@ def _next_id(vault: Vault, now: dt.datetime) -> str:
     return f"{prefix}{(int(row[0]) if row and row[0] is not None else 0) + 1:04d}"
 
 
-def _subjects(vault: Vault, checks: Sequence[rc.OutputCheck], stored: Sequence[bytes]) -> set[str]:
-    """Children of the primary sample behind the analysis results in this release.
+def _subjects(vault: Vault, run_ids: set[str]) -> set[str]:
+    """Children of the primary sample behind the runs whose outputs are in this release.
 
     Only when the run's delivery set is still the vault's (the sample rebuilt now is then the run's);
     otherwise nothing is recorded for that run.
     """
-    run_ids: set[str] = set()
-    for check, data in zip(checks, stored, strict=True):
-        if check.kind == "results":
-            run = json.loads(data.decode("utf-8")).get("run_id")
-            if isinstance(run, str):
-                run_ids.add(run)
     if not run_ids:
         return set()
     from cscvault.analysis.primary import delivery_set
@@ -228,20 +295,31 @@ def _subjects(vault: Vault, checks: Sequence[rc.OutputCheck], stored: Sequence[b
     return {str(k) for k in sample.analysed["child_key"].unique()}
 
 
-def request_release(vault: Vault, files: list[Path], why: str) -> Release:
-    """Gate, check and store a release request; returns it (state `requested`)."""
+def _outputs_digest(rows: Sequence[tuple[int, str, str, str | None]]) -> str:
+    """One SHA-256 over the files of a release (position, name, requested and released SHA-256): recorded
+    in the audit chain at request time and checked whenever the release is read."""
+    text = "\n".join(f"{pos}  {name}  {sha}  {rel or '-'}" for pos, name, sha, rel in sorted(rows))
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def request_release(vault: Vault, items: Sequence[str | Path], why: str, run: str | None = None) -> Release:
+    """Gate, check and store a release of stored run outputs; returns it (state `requested`)."""
     vault.require_role(*REQUEST_ROLES)
     reason = _text(why, "--why")
-    contents, refusals = _read_files(files)
-    refusals += [r for r in (screen(name, data) for name, data in contents) if r is not None]
+    resolved, refusals = _resolve(vault, items, run)
+    refusals += [r for r in (screen(i.name, i.data) for i in resolved) if r is not None]
     if refusals:
-        _refuse(vault, refusals, len(files))
+        _refuse(vault, refusals, len(items))
     profile = get_profile(vault.study.disclosure_profile)
-    earlier = _earlier_tables(vault, [n for n, _ in contents])
-    checks = [rc.check_output(name, data, profile, earlier.get(name)) for name, data in contents]
-    subjects = _subjects(vault, checks, [d for _, d in contents])
+    earlier = _earlier_tables(vault, [i.name for i in resolved])
+    checks = [rc.check_output(i.name, i.data, profile, earlier.get(i.name), i.meta) for i in resolved]
+    subjects = _subjects(vault, {i.run_id for i in resolved})
     verdict = rc.worst([c.verdict for c in checks])
     now = dt.datetime.now(dt.UTC)
+    shas = [
+        (pos, i.name, _sha256(i.data), _sha256(c.released) if c.released is not None else None)
+        for pos, (c, i) in enumerate(zip(checks, resolved, strict=True))
+    ]
     with vault.transaction() as con:
         release_id = _next_id(vault, now)
         con.execute(
@@ -249,21 +327,28 @@ def request_release(vault: Vault, files: list[Path], why: str) -> Release:
             "verdict) VALUES (?, 'requested', ?, ?, ?, ?, ?, ?)",
             [release_id, reason, vault.actor, now, profile.name, profile.version, verdict],
         )
-        for pos, (check, (name, data)) in enumerate(zip(checks, contents, strict=True)):
+        for pos, (check, item) in enumerate(zip(checks, resolved, strict=True)):
             con.execute(
-                "INSERT INTO release_outputs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "INSERT INTO release_outputs (release_id, position, name, kind, sha256, size_bytes, content, verdict, "
+                "reasons, released, released_sha256, checks, run_id, meta) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [
-                    release_id, pos, name, check.kind, _sha256(data), len(data), data, check.verdict,
-                    json.dumps(check.reasons), check.released,
-                    _sha256(check.released) if check.released is not None else None,
-                    json.dumps(check.checks, default=str),
+                    release_id, pos, item.name, check.kind, shas[pos][2], len(item.data), item.data, check.verdict,
+                    json.dumps(check.reasons), check.released, shas[pos][3], json.dumps(check.checks, default=str),
+                    item.run_id, json.dumps(item.meta, sort_keys=True),
                 ],
             )  # fmt: skip
         if subjects:
             con.executemany("INSERT INTO release_subjects VALUES (?, ?)", [[release_id, k] for k in sorted(subjects)])
         vault.record(
             "release.request",
-            {"release": release_id, "profile": profile.name, "profile_version": profile.version},
+            {
+                "release": release_id,
+                "profile": profile.name,
+                "profile_version": profile.version,
+                "runs": sorted({i.run_id for i in resolved}),
+                "outputs_sha256": _outputs_digest(shas),
+            },
             {
                 "outputs": len(checks),
                 "pass": sum(c.verdict == "pass" for c in checks),
@@ -273,6 +358,32 @@ def request_release(vault: Vault, files: list[Path], why: str) -> Release:
             },
         )
     return get_release(vault, release_id).release
+
+
+def verify_stored(vault: Vault, release_id: str) -> None:
+    """The stored files of a release are the ones requested and checked, or TamperedError (exit 5).
+
+    Each file's bytes must match its checksum columns, and the columns the digest the audit chain recorded
+    at request time (so changing a file and its checksum together is caught too)."""
+    rows = vault.con.execute(
+        "SELECT position, name, sha256, released_sha256, content, released FROM release_outputs "
+        "WHERE release_id = ? ORDER BY position",
+        [release_id],
+    ).fetchall()
+    for _pos, name, sha, rel_sha, content, released in rows:
+        if _sha256(bytes(content)) != sha or (released is not None and _sha256(bytes(released)) != rel_sha):
+            raise TamperedError(f"release {release_id}: stored file {name} does not match what was checked")
+        if (released is None) != (rel_sha is None):
+            raise TamperedError(f"release {release_id}: stored file {name} does not match what was checked")
+    recorded = None
+    for (objects,) in vault.con.execute(
+        "SELECT objects FROM audit WHERE action = 'release.request' ORDER BY seq"
+    ).fetchall():
+        doc = json.loads(objects)
+        if isinstance(doc, dict) and doc.get("release") == release_id:
+            recorded = doc.get("outputs_sha256")
+    if recorded is not None and recorded != _outputs_digest([(int(r[0]), str(r[1]), str(r[2]), r[3]) for r in rows]):
+        raise TamperedError(f"release {release_id}: stored files differ from those recorded when it was requested")
 
 
 # -- reading -----------------------------------------------------------------------------------------
@@ -328,13 +439,13 @@ def _load(vault: Vault, release_id: str) -> Release:
 
 def _outputs(vault: Vault, release_id: str) -> list[ReleaseOutput]:
     rows = vault.con.execute(
-        "SELECT position, name, kind, sha256, size_bytes, verdict, reasons, released_sha256, checks "
+        "SELECT position, name, kind, sha256, size_bytes, verdict, reasons, released_sha256, checks, run_id, meta "
         "FROM release_outputs WHERE release_id = ? ORDER BY position",
         [release_id],
     ).fetchall()
     return [
         ReleaseOutput(int(r[0]), str(r[1]), str(r[2]), str(r[3]), int(r[4]), str(r[5]), json.loads(r[6]), r[7],
-                      json.loads(r[8]))
+                      json.loads(r[8]), r[9], json.loads(r[10]) if r[10] else {})
         for r in rows
     ]  # fmt: skip
 
@@ -342,8 +453,31 @@ def _outputs(vault: Vault, release_id: str) -> list[ReleaseOutput]:
 def get_release(vault: Vault, release_id: str) -> ReleaseDetail:
     vault.require_role(*READ_ROLES)
     release = _load(vault, release_id)
+    verify_stored(vault, release_id)  # a reviewer never sees a file other than the one checked
     row = vault.con.execute("SELECT count(*) FROM release_subjects WHERE release_id = ?", [release_id]).fetchone()
     return ReleaseDetail(release, _outputs(vault, release_id), int(row[0]) if row else 0)
+
+
+@dataclass(frozen=True)
+class ReleaseFile:
+    """One file of a release as the checker reviews it: the requested bytes and the version that may leave."""
+
+    output: ReleaseOutput
+    content: bytes
+    released: bytes | None
+
+
+def get_file(vault: Vault, release_id: str, position: int) -> ReleaseFile:
+    """One file of a release, verified (role admin, analyst or checker)."""
+    detail = get_release(vault, release_id)
+    match = [o for o in detail.outputs if o.position == position]
+    if not match:
+        raise UsageError(f"release {release_id} has no file {position}")
+    row = vault.con.execute(
+        "SELECT content, released FROM release_outputs WHERE release_id = ? AND position = ?", [release_id, position]
+    ).fetchone()
+    assert row is not None  # the output was just listed
+    return ReleaseFile(match[0], bytes(row[0]), bytes(row[1]) if row[1] is not None else None)
 
 
 # -- decisions ---------------------------------------------------------------------------------------
@@ -367,6 +501,7 @@ def approve_release(vault: Vault, release_id: str, note: str = "") -> Release:
     """Approve (a checker other than the requester). Tables leave in their suppressed, rounded version;
     an output with no safe version (an unreadable table) blocks approval: reject and ask again."""
     _decidable(vault, release_id, "approve")
+    verify_stored(vault, release_id)
     blocked = [o for o in _outputs(vault, release_id) if not o.releasable]
     if blocked:
         raise VaultStateError(

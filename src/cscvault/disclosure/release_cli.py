@@ -51,14 +51,22 @@ def _print_detail(detail: ReleaseDetail) -> None:
 @release_app.command("request")
 def release_request(
     vault: VaultArg,
-    files: Annotated[list[Path], typer.Argument(help="Output files to release (csv, json, html, png, txt, md).")],
+    items: Annotated[
+        list[str],
+        typer.Argument(
+            help="Stored outputs of an analysis run: RUN:NAME, or NAME with --run (a file on disk is accepted only "
+            "when it is byte for byte a stored output).",
+            metavar="OUTPUT...",
+        ),
+    ],
     why: Annotated[str, typer.Option("--why", help="Why these outputs should leave the vault.")],
+    run: Annotated[str | None, typer.Option("--run", help="The run whose outputs are named.")] = None,
     user: UserOption = "analyst",
     recovery: RecoveryOption = False,
     json_: JsonOption = False,
 ) -> None:
-    """Gate and check outputs and ask for their release; prints the release id."""
-    release = api.release_request(vault, credentials(user, recovery), files, why)
+    """Gate and check stored run outputs and ask for their release; prints the release id."""
+    release = api.release_request(vault, credentials(user, recovery), items, why, run=run)
     if json_:
         print_json(release.to_json())
         return

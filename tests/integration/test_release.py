@@ -374,7 +374,7 @@ def test_requests_name_stored_run_outputs_only(vault: Path, tmp_path: Path, cli:
     before = len(api.release_list(vault, ADMIN))
     stored = _table(tmp_path, "stored.csv", [("Walsall", "control", 40), ("Wigan", "control", 50)], vault)
     (tmp_path / "x").mkdir()
-    outside = _table(tmp_path / "x", "outside.csv", SMALL)
+    outside = _table(tmp_path / "x", "outside.csv", [("Derby", "control", 4321)])  # in no run
     done = cli("release", "request", str(vault), str(outside), "--why", "x", "--user", ANALYST.user,
                password=ANALYST.secret)  # fmt: skip
     assert done.returncode == 3 and "not a stored output" in done.stderr and done.stderr.count("\n") == 1
@@ -407,3 +407,12 @@ def test_a_tampered_stored_output_is_detected_on_review(vault: Path, tmp_path: P
     approved = cli("release", "approve", str(vault), release.release_id, "--user", CHECKER.user,
                    password=CHECKER.secret)  # fmt: skip
     assert approved.returncode == 5
+
+
+def test_release_show_gives_each_cells_verdict_and_reason(vault: Path, tmp_path: Path, cli: Callable[..., Ran]) -> None:
+    table = _table(tmp_path, "cells.csv", [("Walsall", "control", 40), ("Walsall", "intervention", 7)], vault)
+    release = api.release_request(vault, ANALYST, [table], "cells")
+    shown = cli("release", "show", str(vault), release.release_id, "--user", CHECKER.user, password=CHECKER.secret)
+    assert shown.returncode == 0, shown.stderr
+    assert "[fail] Walsall / intervention / children: withheld; threshold: count is below 10" in shown.stdout
+    assert "Walsall / control" not in shown.stdout  # a cell released as it is is not listed

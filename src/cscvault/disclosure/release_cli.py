@@ -9,7 +9,7 @@ import typer
 
 from cscvault import api
 from cscvault.cli_support import JsonOption, RecoveryOption, UserOption, VaultArg, credentials, print_json
-from cscvault.disclosure.release import Release, ReleaseDetail
+from cscvault.disclosure.release import Release, ReleaseDetail, ReleaseFile
 
 release_app = typer.Typer(
     help="Releases: nothing leaves the vault unchecked, and never on one person's say.", no_args_is_help=True
@@ -101,11 +101,35 @@ def release_show(
     json_: JsonOption = False,
 ) -> None:
     """One release: its files, their verdicts and reasons, and its decision."""
-    detail = api.release_show(vault, credentials(user, recovery), release_id)
+    creds = credentials(user, recovery)
+    detail = api.release_show(vault, creds, release_id)
     if json_:
         print_json(detail.to_json())
         return
     _print_detail(detail)
+    for o in detail.outputs:  # the per-cell view of each table: the released value, verdict and reasons
+        if o.kind == "table" and o.checks.get("cell_verdicts"):
+            _print_cells(api.release_file(vault, creds, release_id, o.position))
+
+
+def _print_cells(file: ReleaseFile) -> None:
+    import io
+
+    import pandas as pd
+
+    released = pd.read_csv(io.BytesIO(file.released)) if file.released else None
+    typer.echo(f"  cells of {file.output.name} that are not released as they are:")
+    for cell in file.output.checks["cell_verdicts"]:
+        row, column = int(cell["row"]), str(cell["column"])
+        label = column
+        shown = "withheld"
+        if released is not None and row < len(released):
+            text_cols = [c for c in released.columns if released[c].dtype == object and c != column]
+            label = " / ".join(str(released.iloc[row][c]) for c in text_cols) + f" / {column}"
+            value = released.iloc[row][column] if column in released.columns else None
+            shown = "withheld" if value is None or pd.isna(value) else f"released as {value:g}"
+        reasons = "; ".join(cell.get("reasons") or cell["rules"])
+        typer.echo(f"    [{cell['verdict']}] {label}: {shown}; {reasons}")
 
 
 @release_app.command("approve")

@@ -114,8 +114,12 @@ def test_demo_runs_and_can_be_rerun(tmp_path: Path) -> None:
     assert "Generated password" in first.stdout
     assert "Primary odds ratio of care within 18 months" in first.stdout
     assert (out / "vault" / "keys.json").is_file()
-    assert (out / "analysis" / "report.html").is_file()
-    second = cli_in_process("demo", "--out", str(out), "--children", "800")
+    assert not (out / "analysis").exists()  # analyse writes nothing outside the vault
+    (bundle,) = (out / "releases").iterdir()  # only the approved, exported release is readable
+    assert (bundle / "outputs" / "report.html").is_file() and (bundle / "manifest.json").is_file()
+    assert f"Open the released report: {bundle / 'outputs' / 'report.html'}" in first.stdout
+    assert "approved the release" in first.stdout
+    second = run_cli("demo", "--out", str(out), "--children", "800", timeout=900)
     assert second.returncode == 0, second.stderr
     assert "Generated password" not in second.stdout
     # It never overwrites a folder that is not a demo.

@@ -67,8 +67,20 @@ def test_analysis_records_its_run_and_writes_results(
     trial: tuple[Path, Path, dict[str, object]], tmp_path: Path
 ) -> None:
     vault, _, _ = trial
-    out = api.analyse(vault, ANALYST, tmp_path / "out")
-    doc = json.loads(out.results.read_text())
+    root = vault.parent
+    before = {p: p.stat().st_mtime_ns for p in root.rglob("*") if p.is_file()}
+    out = api.analyse(vault, ANALYST)
+    # Outputs stay inside: no file outside the vault folder is new or changed by the analysis.
+    changed = [p for p in root.rglob("*") if p.is_file() and before.get(p) != p.stat().st_mtime_ns]
+    assert changed and all(p.is_relative_to(vault) for p in changed), changed
+    assert not list(tmp_path.iterdir())
+    names = {o.name for o in out.outputs}
+    assert names == {"report.html", "results.json", "flow.csv", "rates.csv", "forest.png", "rates.png"}
+    _, flow_bytes = api.run_output(vault, ANALYST, out.run.run_id, "flow.csv")
+    for p in root.rglob("*"):  # the stored flow table's text is nowhere in clear outside the encrypted store
+        if p.is_file() and not p.is_relative_to(vault):
+            assert flow_bytes.splitlines()[1] not in p.read_bytes(), p
+    doc = json.loads(api.run_output(vault, ANALYST, out.run.run_id, "results.json")[1])
     assert doc["disclosure_profile"]["name"] == "acro-default"
     rows = doc["results"]
     fields = {
@@ -97,7 +109,7 @@ def test_analysis_records_its_run_and_writes_results(
     assert all(r["test"] == "t-between-within" and r["df"] >= 1 for r in t_rows)
     assert all(r["test"] == "wald-z" and r["df"] is None for r in rows if r not in t_rows)
     assert all(r["n"] % 5 == 0 for r in rows)  # counts leave the vault rounded
-    html = out.report.read_text()
+    html = api.run_output(vault, ANALYST, out.run.run_id, "report.html")[1].decode()
     assert "acro-default" in html and "data:image/png;base64," in html
     with open_raw_vault(vault, ADMIN) as v:
         run = v.con.execute(

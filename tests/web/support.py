@@ -97,6 +97,17 @@ def build_web_vault(root: Path) -> WebVault:
     outputs.mkdir()
     table = outputs / "referrals_by_la.csv"
     table.write_text("la,period,referrals\nWalsall,2021-Q1,120\nWalsall,2021-Q2,135\nDerby,2021-Q1,98\n")
+    from cscvault.vault.run_outputs import RunOutput, store_outputs
+
+    with open_raw_vault(path, ADMIN) as v:  # a release names a run's stored outputs
+        report_html = (
+            b"<!doctype html><html><head><style>body{color:#000}</style></head>"
+            b"<body><h1>Primary analysis</h1><p>odds ratio 0.81</p></body></html>"
+        )
+        store_outputs(
+            v, "0123456789ab", "test", "0" * 64,
+            [RunOutput(table.name, "table", table.read_bytes()), RunOutput("report.html", "html", report_html)],
+        )  # fmt: skip
     releases = [api.release_request(path, ANALYST, [table], f"quarterly table {i}").release_id for i in range(3)]
     report_dir = root / "reports"
     (report_dir / "run1").mkdir(parents=True)

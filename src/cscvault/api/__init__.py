@@ -52,6 +52,10 @@ _export(
     "quality",
     "release_approve",
     "release_export",
+    "release_file",
+    "release_verify",
+    "run_output",
+    "run_outputs",
     "release_list",
     "release_reject",
     "release_request",
@@ -92,7 +96,15 @@ _export("cscvault.vault.backup", "BackupResult", "RestoreResult", "backup_vault"
 _export("cscvault.vault.destroy", "DestructionResult", "destroy_vault", "verify_certificate")
 _export("cscvault.rights.requests", "FINAL_STATES", "OPEN_STATES", "RESEARCH_EXEMPTION_BASIS", "Request", "TYPES")
 _export("cscvault.rights.deadlines", "MAX_EXTENSION_MONTHS")
-_export("cscvault.disclosure.release", "CHECK_ROLES", "READ_ROLES", "REQUEST_ROLES", "Release", "ReleaseDetail")
+_export(
+    "cscvault.disclosure.release",
+    "CHECK_ROLES",
+    "READ_ROLES",
+    "REQUEST_ROLES",
+    "Release",
+    "ReleaseDetail",
+    "ReleaseFile",
+)
 _export("cscvault.disclosure.check", "CheckedTable", "check_file")
 _export("cscvault.disclosure.profiles", "DEFAULT_PROFILE", "get_profile", "load_profiles")
 _export(
@@ -205,10 +217,12 @@ if TYPE_CHECKING:  # the same names, eagerly, for type checkers
         quality as quality,
         release_approve as release_approve,
         release_export as release_export,
+        release_file as release_file,
         release_list as release_list,
         release_reject as release_reject,
         release_request as release_request,
         release_show as release_show,
+        release_verify as release_verify,
         require_intact as require_intact,
         require_no_rejections as require_no_rejections,
         retention_status as retention_status,
@@ -223,6 +237,8 @@ if TYPE_CHECKING:  # the same names, eagerly, for type checkers
         rights_show as rights_show,
         rights_summary as rights_summary,
         risk as risk,
+        run_output as run_output,
+        run_outputs as run_outputs,
         verify_audit as verify_audit,
     )
     from cscvault.api.standalone import (
@@ -257,6 +273,7 @@ if TYPE_CHECKING:  # the same names, eagerly, for type checkers
         REQUEST_ROLES as REQUEST_ROLES,
         Release as Release,
         ReleaseDetail as ReleaseDetail,
+        ReleaseFile as ReleaseFile,
     )
     from cscvault.la.check import (
         FileCheck as FileCheck,

@@ -1,9 +1,10 @@
 """`cscvault demo`: the main job, end to end, on built-in synthetic data.
 
 synthetic returns of the five LAs (known truth beside them) -> a fresh encrypted vault with one user per
-role -> ingest -> the pre-registered primary analysis -> the disclosure-checked report -> a verified audit
-chain and the privacy notice. The demo folder carries a marker file so a later run may replace it; any other
-existing folder is refused rather than overwritten.
+role -> ingest -> the pre-registered primary analysis, its outputs stored inside the vault -> the analyst
+asks for the release of the report and results -> a checker reviews each file and approves -> the export
+lands in the demo folder -> a verified audit chain and the privacy notice. The demo folder carries a
+marker file so a later run may replace it; any other existing folder is refused rather than overwritten.
 """
 
 from __future__ import annotations
@@ -25,6 +26,8 @@ MARKER = ".cscvault-demo"
 # A fifth of the trial's real size keeps the demo to a few minutes on a laptop; --children changes it.
 DEMO_CHILDREN = 20_000
 DEMO_USERS = (("analyst", "analyst"), ("checker", "checker"), ("dpo", "dpo"))
+# What the demo's analyst asks to release: the report and the model results.
+RELEASED = ("report.html", "results.json")
 
 
 @dataclass
@@ -85,22 +88,39 @@ def run_demo(
     echo(
         f"4. ingested {report.loaded} deliveries ({rows} rows; {report.rejected} rejected, {report.skipped} duplicates)"
     )
-    analysis = api.analyse(vault_path, Credentials("analyst", password), out / "analysis")
+    analyst = Credentials("analyst", password)
+    analysis = api.analyse(vault_path, analyst)
     head = analysis.run.headline.fit.effect
-    echo(f"5. primary analysis run {analysis.run.run_id}: {len(analysis.run.fits)} models fitted")
+    echo(
+        f"5. primary analysis run {analysis.run.run_id}: {len(analysis.run.fits)} models fitted; "
+        f"{len(analysis.outputs)} outputs stored inside the vault (nothing written outside it)"
+    )
+    release = api.release_request(
+        vault_path, analyst, list(RELEASED), "demo: the primary report and results", run=analysis.run.run_id
+    )
+    echo(f"6. the analyst asked for the release of {', '.join(RELEASED)}: {release.release_id} ({release.verdict})")
+    checker = Credentials("checker", password)
+    detail = api.release_show(vault_path, checker, release.release_id)
+    for output in detail.outputs:  # the checker opens each file (the console records it; here, read each one)
+        api.release_file(vault_path, checker, release.release_id, output.position)
+    approved = api.release_approve(vault_path, checker, release.release_id, "demo: reviewed every file")
+    echo(f"7. checker '{approved.decided_by}' reviewed {len(detail.outputs)} file(s) and approved the release")
+    bundle = api.release_export(vault_path, analyst, release.release_id, out / "releases")
+    echo(f"8. exported the approved release: {bundle} (manifest.json lists every file and its SHA-256)")
     audit_report = api.verify_audit(vault_path, admin)
     if not audit_report.ok:
         raise TamperedError(f"demo audit chain broken: {audit_report.problems[0]}")
-    echo(f"6. audit chain verified: {audit_report.entries} entries")
+    echo(f"9. audit chain verified: {audit_report.entries} entries")
     notice_path = out / "privacy-notice.html"
     notice_path.write_text(api.render_notice(fmt="html"), encoding="utf-8")
-    echo(f"7. privacy notice rendered: {notice_path}")
+    echo(f"10. privacy notice rendered: {notice_path}")
     echo("")
     echo(
         f"Primary odds ratio of care within 18 months: {head.odds_ratio:.3f} "
         f"(95% CI {head.ci_low:.3f} to {head.ci_high:.3f}); true value {synth.effect_or}"
     )
-    echo(f"Report: {analysis.report}")
+    released_report = bundle / "outputs" / "report.html"
+    echo(f"Open the released report: {released_report}")
     return DemoResult(
         out=out,
         vault=vault_path,
@@ -109,8 +129,9 @@ def run_demo(
         audit_entries=audit_report.entries,
         artefacts={
             "notice": notice_path,
-            "report": analysis.report,
-            "results": analysis.results,
+            "report": released_report,
+            "results": bundle / "outputs" / "results.json",
+            "bundle": bundle,
             "truth": synth.truth_path,
         },
     )

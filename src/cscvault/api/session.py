@@ -11,7 +11,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import functools
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Concatenate, ParamSpec, TypeVar
@@ -20,8 +20,8 @@ from cscvault import audit, clock
 from cscvault.analysis.primary import PrimaryRun, delivery_set, run_primary
 from cscvault.analysis.sources import NotDerived
 from cscvault.audit import AuditReport
-from cscvault.disclosure import release as _release
-from cscvault.errors import DataError, TamperedError, UsageError
+from cscvault.disclosure import bundle as _bundle, release as _release
+from cscvault.errors import DataError, TamperedError, UsageError, VaultStateError
 from cscvault.ingest.delivery import IngestReport, Progress as IngestProgress, ingest_files
 from cscvault.ingest.quality import quality_report
 from cscvault.report.render import render_report
@@ -34,6 +34,7 @@ from cscvault.study.retention import Schedule, retention_warning, schedule
 from cscvault.vault import Credentials, User, Vault
 from cscvault.vault.database import database_error
 from cscvault.vault.identity import recipient_for
+from cscvault.vault.run_outputs import StoredOutput, latest_run, list_outputs, load_output, store_outputs
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -94,10 +95,15 @@ class RequestView:
 
 @dataclass(frozen=True)
 class AnalysisOutput:
+    """A finished run: its outputs are stored inside the vault; `release` when a release was requested."""
+
     run: PrimaryRun
-    report: Path
-    results: Path
+    outputs: list[StoredOutput]
+    release: _release.Release | None = None
     not_derived: tuple[NotDerived, ...] = ()  # outcomes (or LAs' parts) the delivered returns cannot derive
+
+    def names(self) -> list[str]:
+        return [o.name for o in self.outputs]
 
 
 @dataclass(frozen=True)
@@ -268,9 +274,16 @@ class VaultSession:
         return quality_report(self._vault)
 
     def analyse(
-        self, out_dir: Path, plan: str = "primary", progress: Callable[[str, int, int], None] | None = None
+        self,
+        plan: str = "primary",
+        request_release: str | None = None,
+        progress: Callable[[str, int, int], None] | None = None,
     ) -> AnalysisOutput:
-        """Run the pre-registered analysis inside the vault and write the disclosure-checked report and results.
+        """Run the pre-registered analysis inside the vault and store its disclosure-checked outputs there.
+
+        Nothing is written outside the vault: the report, tables, figures and results.json are rows of the
+        encrypted store, tied to the run id and the plan's hash. `request_release` (a reason) also asks for the
+        release of every output of the run, for a checker to review (`release show`, the console).
 
         `primary`: the primary mixed model (complete case, missing indicator; Laplace and quadrature).
         `all`: the whole plan: multiple imputation headline, AME, small-cluster inference, the cluster-period
@@ -278,29 +291,51 @@ class VaultSession:
         `progress(what, done, total)` hears of each step as it starts (analysis names only)."""
         if plan not in ("primary", "all"):
             raise UsageError(f"unknown analysis plan '{plan}' (available: primary, all, did)")
+        self._vault.require_role("analyst", "admin")
         step = progress or (lambda what, done, total: None)
         if plan == "primary":
             step("primary analysis", 0, 2)
             run = run_primary(self._vault)
             step("report", 1, 2)
-            written = render_report(run, self._vault.study, Path(out_dir))
-            step("done", 2, 2)
-            return AnalysisOutput(run, written["report"], written["results"], tuple(run.not_derived))
-        # The whole plan pulls in every estimator; `--plan primary` should not pay for importing them.
-        from cscvault.analysis.whole_plan import run_all
-        from cscvault.report.whole_plan_section import released_summary, render_full_section
+            outputs = render_report(run, self._vault.study)
+            not_derived = tuple(run.not_derived)
+        else:
+            # The whole plan pulls in every estimator; `--plan primary` should not pay for importing them.
+            from cscvault.analysis.whole_plan import run_all
+            from cscvault.report.whole_plan_section import released_summary, render_full_section
 
-        full_run = run_all(self._vault, progress=progress)
-        written = render_report(
-            full_run.primary,
-            self._vault.study,
-            Path(out_dir),
-            extra_rows=full_run.extra_rows,
-            extra_html=render_full_section(full_run, self._vault.study),
-            extra_summary=released_summary(full_run, self._vault.study),
-            not_derived=full_run.not_derived,
-        )
-        return AnalysisOutput(full_run.primary, written["report"], written["results"], tuple(full_run.not_derived))
+            full_run = run_all(self._vault, progress=progress)
+            run = full_run.primary
+            outputs = render_report(
+                run,
+                self._vault.study,
+                extra_rows=full_run.extra_rows,
+                extra_html=render_full_section(full_run, self._vault.study),
+                extra_summary=released_summary(full_run, self._vault.study),
+                not_derived=full_run.not_derived,
+            )
+            not_derived = tuple(full_run.not_derived)
+        store_outputs(self._vault, run.run_id, plan, run.plan_sha256, outputs)
+        release = None
+        if request_release is not None:
+            names: list[str | Path] = [o.name for o in outputs]
+            release = _release.request_release(self._vault, names, request_release, run=run.run_id)
+        step("done", 2, 2)
+        return AnalysisOutput(run, list_outputs(self._vault, run.run_id), release, not_derived)
+
+    def run_outputs(self, run_id: str | None = None) -> list[StoredOutput]:
+        """Stored outputs of one run, or of the latest run (roles admin, analyst, checker)."""
+        self._vault.require_role(*_release.READ_ROLES)
+        run = run_id or latest_run(self._vault)
+        return list_outputs(self._vault, run) if run else []
+
+    def run_output(self, run_id: str | None, name: str) -> tuple[StoredOutput, bytes]:
+        """One stored output (verified against the audit chain); default run: the latest."""
+        self._vault.require_role(*_release.READ_ROLES)
+        run = run_id or latest_run(self._vault)
+        if run is None:
+            raise VaultStateError("no analysis run has stored outputs in this vault yet")
+        return load_output(self._vault, run, name)
 
     # -- re-identification risk (role dpo or admin) ----------------------------------------------------
 
@@ -317,9 +352,14 @@ class VaultSession:
 
     # -- releases (the output airlock) ----------------------------------------------------------------
 
-    def release_request(self, files: list[Path], why: str) -> _release.Release:
-        """Gate, check and store outputs for release (role analyst)."""
-        return _release.request_release(self._vault, [Path(f) for f in files], why)
+    def release_request(self, items: Sequence[str | Path], why: str, run: str | None = None) -> _release.Release:
+        """Gate, check and store stored run outputs for release (role analyst): RUN:NAME, NAME with `run`, or a
+        file on disk that is byte for byte a stored output."""
+        return _release.request_release(self._vault, list(items), why, run=run)
+
+    def release_file(self, release_id: str, position: int) -> _release.ReleaseFile:
+        """One file of a release for review (verified: a tampered stored file is exit 5)."""
+        return _release.get_file(self._vault, release_id, position)
 
     def release_list(self, state: str | None = None) -> list[_release.Release]:
         return _release.list_releases(self._vault, state)
@@ -336,8 +376,8 @@ class VaultSession:
         return _release.reject_release(self._vault, release_id, reason)
 
     def release_export(self, release_id: str, out_dir: Path) -> Path:
-        """Write an approved release's bundle into OUT_DIR/RELEASE_ID."""
-        return _release.export_release(self._vault, release_id, Path(out_dir))
+        """Write an approved release's bundle into OUT_DIR/RELEASE_ID (OUT_DIR is created, 0700, when missing)."""
+        return _bundle.export_release(self._vault, release_id, Path(out_dir))
 
     # -- retention and the console's overview ---------------------------------------------------------
 
@@ -419,5 +459,15 @@ release_show = _one_shot(VaultSession.release_show)
 release_approve = _one_shot(VaultSession.release_approve)
 release_reject = _one_shot(VaultSession.release_reject)
 release_export = _one_shot(VaultSession.release_export)
+release_file = _one_shot(VaultSession.release_file)
+run_outputs = _one_shot(VaultSession.run_outputs)
+run_output = _one_shot(VaultSession.run_output)
+
+
+def release_verify(bundle: Path) -> dict[str, object]:
+    """Check an exported bundle against its manifest (no vault needed); returns the manifest."""
+    return _bundle.verify_bundle(Path(bundle))
+
+
 retention_status = _one_shot(VaultSession.retention_status)
 risk = _one_shot(VaultSession.risk)

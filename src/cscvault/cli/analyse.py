@@ -9,7 +9,7 @@ import typer
 
 from cscvault import api
 from cscvault.cli.credentials import credentials
-from cscvault.cli.options import JsonOption, RecoveryOption, StudyOption, UserOption
+from cscvault.cli.options import JsonOption, RecoveryOption, StudyOption, UserOption, existing_vault
 from cscvault.cli.output import analysis_progress, err, print_json
 from cscvault.errors import UsageError
 
@@ -22,36 +22,52 @@ def analyse(
     plan: Annotated[
         str, typer.Option("--plan", help="primary, all (the whole plan), or did (public DfE data, no vault).")
     ] = "primary",
-    out: Annotated[Path, typer.Option("--out", help="Folder for the report and results.json.")] = Path("analysis"),
+    out: Annotated[
+        Path | None,
+        typer.Option(
+            "--out",
+            help="--plan did: folder for its report. Vault plans write nothing outside the vault: --out asks for "
+            "the release of the run's outputs (as --request-release) and names where to export them once approved.",
+        ),
+    ] = None,
+    request_release: Annotated[
+        str | None,
+        typer.Option("--request-release", help="Ask for the release of every output of the run, with this reason."),
+    ] = None,
     study: StudyOption = None,
     user: UserOption = None,
     recovery: RecoveryOption = False,
     json_: JsonOption = False,
 ) -> None:
-    """Run the pre-registered analysis inside the vault; write the disclosure-checked report and results."""
+    """Run the pre-registered analysis inside the vault; its report, tables, figures and results stay there."""
     if plan == "did":
-        doc = api.analyse_did(out, study)
+        target = out or Path("analysis")
+        doc = api.analyse_did(target, study)
         if json_:
             print_json(doc)
             return
-        typer.echo(f"difference-in-differences on published DfE statistics: {out / 'did_report.html'}")
+        typer.echo(f"difference-in-differences on published DfE statistics: {target / 'did_report.html'}")
         return
     if vault is None:
         raise UsageError(f"--plan {plan} runs inside a vault: give VAULT")
-    api.check_vault_dir(vault)
+    existing_vault(vault)
+    why = request_release
+    if why is None and out is not None:
+        why = f"analyse --out {out.name}: the run's report, tables, figures and results"
     creds = credentials(user, recovery)
     # Progress goes to stderr under --json too: stdout keeps the one JSON document.
     with analysis_progress("analyse") as advance:
-        output = api.analyse(vault, creds, out, plan, progress=advance)
+        output = api.analyse(vault, creds, plan, request_release=why, progress=advance)
     for nd in output.not_derived:
         err(f"warning: outcome {nd.outcome} not derived: {nd.reason}")
     head = output.run.headline.fit.effect
+    release_id = output.release.release_id if output.release else None
     if json_:
         print_json(
             {
                 "run_id": output.run.run_id,
-                "report": str(output.report),
-                "results": str(output.results),
+                "outputs": [o.to_json() for o in output.outputs],
+                "release_id": release_id,
                 "odds_ratio": head.odds_ratio,
                 "ci_low": head.ci_low,
                 "ci_high": head.ci_high,
@@ -61,5 +77,11 @@ def analyse(
         )
         return
     typer.echo(f"primary odds ratio {head.odds_ratio:.3f} (95% CI {head.ci_low:.3f} to {head.ci_high:.3f})")
-    typer.echo(f"report: {output.report}")
-    typer.echo(f"results: {output.results}")
+    typer.echo(f"run {output.run.run_id}: outputs stored in the vault: {', '.join(output.names())}")
+    if release_id:
+        typer.echo(
+            f"release requested: {release_id} (a checker reviews it: cscvault release show {vault} {release_id})"
+        )
+        typer.echo(f"once approved: cscvault release export {vault} {release_id} --out {out or 'DIR'}")
+    else:
+        typer.echo(f"to release them: cscvault release request {vault} --run {output.run.run_id} NAME... --why TEXT")

@@ -95,7 +95,10 @@ app.command("risk")(risk.risk)
 def main(argv: list[str] | None = None) -> None:
     """Entry point: run the app, mapping errors to one line and an exit code."""
     try:
-        app(args=argv, standalone_mode=False)
+        # Outside standalone mode click returns a command's `typer.Exit(code)` instead of raising it.
+        code = app(args=argv, standalone_mode=False)
+        if isinstance(code, int) and code:
+            sys.exit(code)
     except CscvaultError as exc:
         if _DEBUG:
             traceback.print_exc()

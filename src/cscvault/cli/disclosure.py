@@ -16,6 +16,7 @@ if TYPE_CHECKING:
 app = typer.Typer(help="Disclosure control: check tables against a named profile.", no_args_is_help=True)
 
 _WITHHELD = "[dim]withheld[/dim]"
+EXIT_NOT_RELEASABLE = 3  # the documented "bad input data" code: the table cannot leave as it is
 _STYLE = {"pass": "green", "fail": "red", "review": "yellow"}
 
 
@@ -43,7 +44,10 @@ def check(
     ] = None,
     json_out: Annotated[bool, typer.Option("--json", help="Print one JSON document and nothing else.")] = False,
 ) -> None:
-    """Per-cell verdicts (pass/fail/review with reasons) and the suppressed, rounded table."""
+    """Per-cell verdicts (pass/fail/review with reasons) and the suppressed, rounded table.
+
+    Exit code 0 only when every cell passes (the table is releasable as is); 3 when any cell fails or
+    needs review (the released version printed is then the suppressed one)."""
     checked = api.check_file(
         file,
         api.get_profile(profile or api.DEFAULT_PROFILE),
@@ -54,8 +58,10 @@ def check(
     )
     if json_out:
         print_json(checked.to_json())
-        return
-    _print_checked(checked)
+    else:
+        _print_checked(checked)
+    if checked.status != "pass":
+        raise typer.Exit(EXIT_NOT_RELEASABLE)
 
 
 def _print_checked(checked: CheckedTable) -> None:

@@ -33,7 +33,7 @@ RecoveryOption = Annotated[
 ]
 
 
-def _existing_vault(path: Path) -> Path:
+def existing_vault(path: Path) -> Path:
     """Say 'no vault here' or 'destroyed' before asking anyone for a password."""
     checked = api.check_vault_dir(path)
     command_vault.set(checked)  # so `credentials` can tell whether the login name is one of its users
@@ -41,7 +41,7 @@ def _existing_vault(path: Path) -> Path:
 
 
 VaultArg = Annotated[
-    Path, typer.Argument(help="The vault directory.", metavar="VAULT", show_default=False, callback=_existing_vault)
+    Path, typer.Argument(help="The vault directory.", metavar="VAULT", show_default=False, callback=existing_vault)
 ]
 NewVaultArg = Annotated[Path, typer.Argument(help="The new vault's directory.", metavar="VAULT", show_default=False)]
 

@@ -13,7 +13,7 @@ from cscvault.cli.options import JsonOption, RecoveryOption, UserOption, VaultAr
 from cscvault.cli.output import print_json
 
 if TYPE_CHECKING:
-    from cscvault.api import Release, ReleaseDetail
+    from cscvault.api import Release, ReleaseDetail, ReleaseFile
 
 release_app = typer.Typer(
     help="Releases: nothing leaves the vault unchecked, and never on one person's say.", no_args_is_help=True
@@ -55,14 +55,22 @@ def _print_detail(detail: ReleaseDetail) -> None:
 @release_app.command("request")
 def release_request(
     vault: VaultArg,
-    files: Annotated[list[Path], typer.Argument(help="Output files to release (csv, json, html, png, txt, md).")],
+    items: Annotated[
+        list[str],
+        typer.Argument(
+            help="Stored outputs of an analysis run: RUN:NAME, or NAME with --run (a file on disk is accepted only "
+            "when it is byte for byte a stored output).",
+            metavar="OUTPUT...",
+        ),
+    ],
     why: Annotated[str, typer.Option("--why", help="Why these outputs should leave the vault.")],
+    run: Annotated[str | None, typer.Option("--run", help="The run whose outputs are named.")] = None,
     user: UserOption = None,
     recovery: RecoveryOption = False,
     json_: JsonOption = False,
 ) -> None:
-    """Gate and check outputs and ask for their release; prints the release id."""
-    release = api.release_request(vault, credentials(user, recovery), files, why)
+    """Gate and check stored run outputs and ask for their release; prints the release id."""
+    release = api.release_request(vault, credentials(user, recovery), items, why, run=run)
     if json_:
         print_json(release.to_json())
         return
@@ -97,11 +105,35 @@ def release_show(
     json_: JsonOption = False,
 ) -> None:
     """One release: its files, their verdicts and reasons, and its decision."""
-    detail = api.release_show(vault, credentials(user, recovery), release_id)
+    creds = credentials(user, recovery)
+    detail = api.release_show(vault, creds, release_id)
     if json_:
         print_json(detail.to_json())
         return
     _print_detail(detail)
+    for o in detail.outputs:  # the per-cell view of each table: the released value, verdict and reasons
+        if o.kind == "table" and o.checks.get("cell_verdicts"):
+            _print_cells(api.release_file(vault, creds, release_id, o.position))
+
+
+def _print_cells(file: ReleaseFile) -> None:
+    import io
+
+    import pandas as pd
+
+    released = pd.read_csv(io.BytesIO(file.released)) if file.released else None
+    typer.echo(f"  cells of {file.output.name} that are not released as they are:")
+    for cell in file.output.checks["cell_verdicts"]:
+        row, column = int(cell["row"]), str(cell["column"])
+        label = column
+        shown = "withheld"
+        if released is not None and row < len(released):
+            text_cols = [c for c in released.columns if released[c].dtype == object and c != column]
+            label = " / ".join(str(released.iloc[row][c]) for c in text_cols) + f" / {column}"
+            value = released.iloc[row][column] if column in released.columns else None
+            shown = "withheld" if value is None or pd.isna(value) else f"released as {value:g}"
+        reasons = "; ".join(cell.get("reasons") or cell["rules"])
+        typer.echo(f"    [{cell['verdict']}] {label}: {shown}; {reasons}")
 
 
 @release_app.command("approve")
@@ -134,10 +166,30 @@ def release_reject(
 def release_export(
     vault: VaultArg,
     release_id: ReleaseArg,
-    out: Annotated[Path, typer.Option("--out", help="Folder to write the bundle into (OUT/ID).")],
+    out: Annotated[
+        Path, typer.Option("--out", help="Folder to write the bundle into (OUT/ID); created (0700) when missing.")
+    ],
     user: UserOption = None,
     recovery: RecoveryOption = False,
 ) -> None:
-    """Write an approved release's bundle: released files, ACRO results.json, profile, checksums."""
+    """Write an approved release's bundle: released files, ACRO results.json, profile, manifest, checksums."""
     bundle = api.release_export(vault, credentials(user, recovery), release_id, out)
     typer.echo(str(bundle))
+
+
+@release_app.command("verify")
+def release_verify(
+    bundle: Annotated[Path, typer.Argument(help="An exported bundle folder (OUT/ID).")],
+    json_: JsonOption = False,
+) -> None:
+    """Check a bundle against its manifest: every file present with its SHA-256, nothing added."""
+    manifest = api.release_verify(bundle)
+    if json_:
+        print_json(manifest)
+        return
+    outputs = manifest.get("outputs")
+    count = len(outputs) if isinstance(outputs, list) else 0
+    typer.echo(
+        f"{manifest.get('release_id')}: {count} released file(s) verified; approved by {manifest.get('approved_by')} "
+        f"at {manifest.get('decided_at')}"
+    )

@@ -55,7 +55,7 @@ def serve(
     tls_cert: Annotated[Path | None, typer.Option("--tls-cert", help="TLS certificate (PEM).")] = None,
     tls_key: Annotated[Path | None, typer.Option("--tls-key", help="TLS private key (PEM).")] = None,
     report_dir: Annotated[
-        Path | None, typer.Option("--report-dir", help="Folder of `cscvault analyse --out` results to show.")
+        Path | None, typer.Option("--report-dir", help="Ignored: the console reads the stored report from the vault.")
     ] = None,
     study: Annotated[
         Path | None, typer.Option("--study", help="study.toml for the public /notice page before anyone logs in.")

@@ -15,6 +15,7 @@ from cscvault.disclosure.acro_format import CustomOutput, OutputEntry, write_res
 from cscvault.disclosure.check import (
     CellResult,
     CheckedTable,
+    ColumnRelation,
     DominanceColumns,
     apply_profile,
     apply_release,
@@ -32,6 +33,7 @@ __all__ = [
     "RULES",
     "CellResult",
     "CheckedTable",
+    "ColumnRelation",
     "CustomOutput",
     "DifferenceFlag",
     "DominanceColumns",

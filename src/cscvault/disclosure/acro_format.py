@@ -44,6 +44,16 @@ class OutputEntry:
     command: str = ""
     comments: list[str] = field(default_factory=list)
     exception: str = ""
+    # A release bundle names each file (relative to the folder, e.g. `outputs/flow.csv`) and gives its exact
+    # released bytes, so every file is written once and is the one the checker approved.
+    file_name: str | None = None
+    content: bytes | None = None
+
+
+def _write(folder: Path, name: str, data: bytes) -> None:
+    target = folder / name
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_bytes(data)
 
 
 def _row_labels(table: CheckedTable) -> list[str]:
@@ -146,8 +156,9 @@ def write_results(
         record: dict[str, Any]
         if isinstance(out, CheckedTable):
             info = _table_record(out)
-            name = f"{uid}_0.csv"
-            out.released.to_csv(folder / name)
+            name = entry.file_name or f"{uid}_0.csv"
+            # Label columns are columns of the released table: no pandas index column.
+            _write(folder, name, entry.content or out.released.to_csv(index=False).encode("utf-8"))
             record = {
                 "uid": uid,
                 "status": info["status"],
@@ -164,8 +175,9 @@ def write_results(
             if not entry.exception and info["status"] == "review" and out.status != "review":
                 entry.exception = _mitigation_note(out)
         elif isinstance(out, ModelCheck):
-            name = f"{uid}_0.csv"
-            (folder / name).write_text(f"df_resid,min_dof\n{out.df_resid},{out.min_dof}\n", encoding="utf-8")
+            name = entry.file_name or f"{uid}_0.csv"
+            default = f"df_resid,min_dof\n{out.df_resid},{out.min_dof}\n".encode()
+            _write(folder, name, entry.content if entry.content is not None else default)
             check = ACRO_CHECK_NAMES[RULE_DOF]
             failed = out.verdict != "pass"
             record = {
@@ -180,15 +192,18 @@ def write_results(
                 "fair": _fair("CorrelationCoefficients", {check: out.verdict}),
             }
         else:
-            target = folder / out.path.name
-            if out.path.resolve() != target.resolve():
-                target.write_bytes(out.path.read_bytes())
+            name = entry.file_name or out.path.name
+            target = folder / name
+            if entry.content is not None:
+                _write(folder, name, entry.content)
+            elif out.path.resolve() != target.resolve():
+                _write(folder, name, out.path.read_bytes())
             record = {
                 "uid": uid,
                 "status": "review",
                 "type": "custom",
                 "properties": dict(stamp),
-                "files": [{"name": out.path.name, "sdc": {}}],
+                "files": [{"name": name, "sdc": {}}],
                 "outcome": {},
                 "command": "custom",
                 "summary": "review",
@@ -216,7 +231,8 @@ def write_results(
     (folder / "config.json").write_text(json.dumps(config, indent=4), encoding="utf-8")
     checksums = folder / "checksums"
     checksums.mkdir(exist_ok=True)
-    for path in sorted(folder.iterdir()):
-        if path.is_file():
-            (checksums / f"{path.name}.txt").write_text(_sha256(path), encoding="utf-8")
+    for path in sorted(folder.rglob("*")):
+        rel = path.relative_to(folder)
+        if path.is_file() and rel.parts[0] != "checksums":
+            (checksums / f"{'_'.join(rel.parts)}.txt").write_text(_sha256(path), encoding="utf-8")
     return results_path

@@ -26,11 +26,15 @@ import pandas as pd
 
 from cscvault.disclosure.profiles import Profile, get_profile
 from cscvault.disclosure.rules import (
+    RULE_CLASS,
     RULE_SECONDARY,
+    RULE_THRESHOLD,
+    RULE_ZERO,
     Dominance,
     Finding,
     Verdict,
     check_cell,
+    class_disclosure,
     percent,
     round_to_base,
     verdict_of,
@@ -59,6 +63,33 @@ class DominanceColumns:
     def columns(self) -> list[str]:
         cols = [self.total, self.top1, self.top2, self.top_n, self.negatives]
         return [c for c in cols if c is not None]
+
+
+@dataclass(frozen=True)
+class ColumnRelation:
+    """A linear relation that holds in every row of a table: `total = sum(parts)` (`exact`), or
+    `sum(parts) <= total` (the parts are some of the total's members, e.g. events among children).
+
+    A flow table declares "referred = excluded + in sample"; the secondary suppression and its LP audit
+    then protect suppressed cells against that arithmetic, and the class-disclosure rule knows each
+    cell's group."""
+
+    total: str
+    parts: tuple[str, ...]
+    exact: bool = True
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"total": self.total, "parts": list(self.parts), "exact": self.exact}
+
+    @classmethod
+    def from_dict(cls, raw: Mapping[str, Any]) -> ColumnRelation:
+        try:
+            total, parts, exact = raw["total"], raw["parts"], raw.get("exact", True)
+        except (KeyError, TypeError):
+            raise UsageError("a relation needs 'total' and 'parts'") from None
+        if not isinstance(total, str) or not isinstance(parts, list) or not parts or not isinstance(exact, bool):
+            raise UsageError("a relation is {total: column, parts: [columns], exact: true|false}")
+        return cls(total, tuple(str(p) for p in parts), exact)
 
 
 @dataclass
@@ -341,6 +372,7 @@ def _prepare(
     profile: Profile,
     layout: _Layout,
     implied_totals: bool,
+    column_relations: Sequence[ColumnRelation] = (),
 ) -> _Prepared:
     table = table.reset_index(drop=True)
     wide = len(layout.count_cols) > 1
@@ -361,7 +393,79 @@ def _prepare(
             findings[cid] = check_cell(profile, count, dominance, table_has_negatives=negatives)
     ndim = len(layout.label_cols or [None]) + (1 if wide else 0)
     _add_relations(cells, name, ndim, implied_totals)
+    _add_column_relations(cells, name, table, cell_ids, layout, column_relations)
     return _Prepared(name, table, layout, cell_ids, findings)
+
+
+def _add_column_relations(
+    cells: _Cells,
+    name: str,
+    table: pd.DataFrame,
+    cell_ids: Mapping[tuple[int, str], int],
+    layout: _Layout,
+    declared: Sequence[ColumnRelation],
+) -> None:
+    """Declared row-wise relations; a row where one does not hold is a one-line DataError."""
+    for rel in declared:
+        for col in (rel.total, *rel.parts):
+            if col not in layout.count_cols:
+                raise UsageError(f"table {name}: relation names {col!r}, which is not a count column")
+        for row in range(len(table)):
+            total = cell_ids[(row, rel.total)]
+            parts = tuple(cell_ids[(row, p)] for p in rel.parts)
+            if any(math.isnan(cells.values[c]) for c in (total, *parts)):
+                continue
+            gap = cells.values[total] - sum(cells.values[p] for p in parts)
+            if gap < -_REL_TOL or (rel.exact and abs(gap) > _REL_TOL * max(1.0, abs(cells.values[total]))):
+                sign = "=" if rel.exact else ">="
+                raise DataError(
+                    f"table {name}: row {row}: the declared relation {rel.total} {sign} {' + '.join(rel.parts)} "
+                    "does not hold"
+                )
+            cells.relations.append(Relation(total, parts, exact=rel.exact))
+
+
+def _class_findings(cells: _Cells, prepared: Sequence[_Prepared], profile: Profile, structural: set[int]) -> None:
+    """Class disclosure over every group the release knows: totals, margins, declared relations.
+
+    In an exact relation the rest of the group is published (the other parts, each checked by the
+    threshold rule), so only "all of the group" is flagged there; where the total counts members not
+    shown (`sum(parts) <= total`, e.g. events among children) the rest is derivable and unchecked, so
+    fewer than `class_threshold` outside the cell is flagged too. An exact relation with one part is an
+    identity (the same count twice), not a group."""
+    if profile.class_threshold <= 0:
+        return
+    owner = {cid: prep for prep in prepared for cid in prep.findings}
+    for rel in cells.relations:
+        if rel.exact and len(rel.parts) < 2:
+            continue
+        threshold = 1 if rel.exact else profile.class_threshold
+        group = cells.values[rel.total]
+        for part in rel.parts:
+            prep = owner.get(part)
+            if prep is None or prep.layout.dominance is not None:  # frequencies only, as ACRO's ontology
+                continue
+            found = prep.findings[part]
+            kind = class_disclosure(cells.values[part], group, threshold, part in structural)
+            if kind is None or any(f.rule == RULE_CLASS for f in found):
+                continue
+            if kind == "none":
+                if any(f.rule == RULE_ZERO for f in found):
+                    continue  # the zeros rule already says it
+                message = "none of its group (of non-zero size) is counted here"
+            elif threshold > 1:
+                message = f"all, or all but fewer than {threshold}, of its group are counted here"
+            else:
+                message = "all of its group are counted here"
+            found.append(Finding(RULE_CLASS, "fail", message))
+
+
+def _exempt_structural_zeros(prepared: Sequence[_Prepared], cells: _Cells, structural: set[int]) -> None:
+    """A declared structural zero (an impossible combination) discloses nothing: no zero/threshold finding."""
+    for prep in prepared:
+        for cid, found in prep.findings.items():
+            if cid in structural and cells.values[cid] == 0:
+                found[:] = [f for f in found if f.rule not in (RULE_ZERO, RULE_THRESHOLD)]
 
 
 def _suppress(cells: _Cells, prepared: Sequence[_Prepared], profile: Profile) -> np.ndarray:
@@ -447,6 +551,8 @@ def apply_profile(
     implied_totals: bool = False,
     margins: bool = False,
     name: str = "table",
+    relations: Sequence[ColumnRelation] = (),
+    structural_zeros: Iterable[tuple[Any, ...]] = (),
 ) -> CheckedTable:
     """Check one table and return its verdicts and released (suppressed, rounded) form.
 
@@ -458,6 +564,8 @@ def apply_profile(
     suppressed cells against them even though the table does not show them.
     `margins`: add a "Total" row (and a "Total" column when there are several count columns) to a
     count table with at most one label column; the totals are checked and released like any cell.
+    `relations`: linear relations that hold in every row (see `ColumnRelation`).
+    `structural_zeros`: keys of cells that are zero by definition (see `apply_release`).
     """
     if margins:
         table = with_margins(table, count_cols, label_cols)
@@ -469,6 +577,8 @@ def apply_profile(
         value_cols={name: value_cols} if value_cols is not None else None,
         dominance={name: dominance} if dominance is not None else None,
         implied_totals=implied_totals,
+        relations={name: relations} if relations else None,
+        structural_zeros=[(name, tuple(k)) for k in structural_zeros],
     )[name]
 
 
@@ -510,6 +620,9 @@ def apply_release(
     links: Iterable[tuple[CellRef, Sequence[CellRef]]] = (),
     link_equal_keys: bool = False,
     implied_totals: bool = False,
+    relations: Mapping[str, Sequence[ColumnRelation]] | None = None,
+    structural_zeros: Iterable[CellRef] = (),
+    exact_links: bool = True,
 ) -> dict[str, CheckedTable]:
     """Check several tables released together, protecting suppressed cells across them.
 
@@ -518,7 +631,11 @@ def apply_release(
     LA x period table); off by default because equal labels can mean different things.
     `links` adds relations: (total cell, [part cells]) where a cell is (table name, key) and a key
     is the row's label values, plus the column name when the table has more than one count column.
-    The secondary suppression and its audit run over all of it.
+    `relations`: per table, row-wise linear relations between its count columns (`ColumnRelation`).
+    `structural_zeros`: cells (as in `links`) that are zero by definition; under a profile whose
+    `structural_zeros` is "declared" they are neither a disclosive zero nor "none of the group".
+    `exact_links`: False when a link's total may count more than its parts.
+    The class-disclosure rule, the secondary suppression and its audit run over all of it.
     """
     prof = get_profile(profile)
     cells = _Cells()
@@ -532,14 +649,25 @@ def apply_release(
             (dominance or {}).get(name),
             name,
         )
-        prepared.append(_prepare(cells, name, frame, prof, layout, implied_totals))
+        prepared.append(_prepare(cells, name, frame, prof, layout, implied_totals, (relations or {}).get(name, ())))
     if link_equal_keys and len(tables) > 1:
         _link_equal_keys(cells)
     for total_ref, part_refs in links:
         for ref in (total_ref, *part_refs):
             if ref not in cells.index:
                 raise UsageError(f"link: no cell {_describe(ref[1])} in table {ref[0]}")
-        cells.relations.append(Relation(cells.index[total_ref], tuple(cells.index[r] for r in part_refs)))
+        cells.relations.append(
+            Relation(cells.index[total_ref], tuple(cells.index[r] for r in part_refs), exact=exact_links)
+        )
+    structural: set[int] = set()
+    for ref in structural_zeros:
+        if ref not in cells.index:
+            raise UsageError(f"structural zero: no cell {_describe(ref[1])} in table {ref[0]}")
+        structural.add(cells.index[ref])
+    if prof.structural_zeros != "declared":
+        structural = set()
+    _exempt_structural_zeros(prepared, cells, structural)
+    _class_findings(cells, prepared, prof, structural)
     suppressed = _suppress(cells, prepared, prof)
     return {prep.name: _finish(prep, suppressed, prof) for prep in prepared}
 

@@ -14,6 +14,9 @@ from cscvault.errors import UsageError
 
 PROFILES_FILE = "profiles.toml"
 DEFAULT_PROFILE = "acro-default"
+# "declared": a zero the table declares structural (an impossible combination) is not "none of the group";
+# "none": no zero is exempt.
+STRUCTURAL_ZEROS = ("declared", "none")
 
 
 @dataclass(frozen=True)
@@ -33,6 +36,11 @@ class Profile:
     round_base: int
     protection: int
     percent_decimals: int
+    # Class disclosure: a count in a group of known size N > 0 fails when fewer than `class_threshold` of
+    # the group are outside it (40 of 40; 0 turns the rule off), and a zero in such a group fails ("none of
+    # the 40") unless the table declares it structural and `structural_zeros` is "declared".
+    class_threshold: int = 1
+    structural_zeros: str = "declared"
 
     @property
     def stamp(self) -> dict[str, str]:
@@ -54,6 +62,8 @@ class Profile:
             "round_base": self.round_base,
             "protection": self.protection,
             "percent_decimals": self.percent_decimals,
+            "class_threshold": self.class_threshold,
+            "structural_zeros": self.structural_zeros,
         }
 
     def as_acro_config(self) -> dict[str, Any]:
@@ -88,11 +98,14 @@ def _number(source: str, key: str, value: Any, kind: type, low: float, high: flo
 
 def _parse_profile(source: str, version: str, name: str, raw: Mapping[str, Any]) -> Profile:
     where = f"profiles.{name}"
-    for key in ("description", "min_count", "zeros_disclosive", "min_dof", "round_base", "protection"):
+    required = ("description", "min_count", "zeros_disclosive", "min_dof", "round_base", "protection")
+    for key in (*required, "class_threshold", "structural_zeros"):
         if key not in raw:
             raise UsageError(f"{source}: {where}.{key}: is missing")
     if not isinstance(raw["zeros_disclosive"], bool):
         raise UsageError(f"{source}: {where}.zeros_disclosive: must be true or false")
+    if raw["structural_zeros"] not in STRUCTURAL_ZEROS:
+        raise UsageError(f"{source}: {where}.structural_zeros: one of {', '.join(STRUCTURAL_ZEROS)}")
     if ("nk_n" in raw) != ("nk_k" in raw):
         raise UsageError(f"{source}: {where}: nk_n and nk_k go together")
     known = {
@@ -107,6 +120,8 @@ def _parse_profile(source: str, version: str, name: str, raw: Mapping[str, Any])
         "round_base",
         "protection",
         "percent_decimals",
+        "class_threshold",
+        "structural_zeros",
     }
     unknown = sorted(set(raw) - known)
     if unknown:
@@ -125,6 +140,8 @@ def _parse_profile(source: str, version: str, name: str, raw: Mapping[str, Any])
         round_base=_number(source, f"{where}.round_base", raw["round_base"], int, 1, None),
         protection=_number(source, f"{where}.protection", raw["protection"], int, 0, None),
         percent_decimals=_number(source, f"{where}.percent_decimals", raw.get("percent_decimals", 1), int, 0, 6),
+        class_threshold=_number(source, f"{where}.class_threshold", raw["class_threshold"], int, 0, None),
+        structural_zeros=str(raw["structural_zeros"]),
     )
 
 

@@ -17,8 +17,6 @@ import datetime as dt
 import hashlib
 import json
 import re
-import shutil
-import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,12 +25,9 @@ from typing import Any
 from cscvault.analysis.primary import delivery_set
 from cscvault.analysis.samples import build_primary_sample
 from cscvault.disclosure import release_checks as rc
-from cscvault.disclosure.acro_format import CustomOutput, OutputEntry, write_results
-from cscvault.disclosure.check import CheckedTable
 from cscvault.disclosure.gate import MAX_BYTES, RULE_FILE_TYPE, RULE_OVERSIZE, Refusal, screen
-from cscvault.disclosure.profiles import Profile, get_profile
-from cscvault.disclosure.rules import ModelCheck
-from cscvault.errors import DataError, PermissionDenied, StorageError, TamperedError, UsageError, VaultStateError
+from cscvault.disclosure.profiles import get_profile
+from cscvault.errors import DataError, PermissionDenied, TamperedError, UsageError, VaultStateError
 from cscvault.vault import Vault
 
 STATES = ("requested", "approved", "rejected", "exported")
@@ -42,7 +37,6 @@ READ_ROLES = ("admin", "analyst", "checker")
 EXPORT_ROLES = ("admin", "analyst", "checker")
 MAX_TEXT = 2000
 _ID = re.compile(r"^REL-\d{4}-\d{4,}$")
-_RESERVED = {"results.json", "config.json", "profile.json", "release.json", "SHA256SUMS"}
 
 
 @dataclass(frozen=True)
@@ -94,6 +88,8 @@ class ReleaseOutput:
     reasons: list[str]
     released_sha256: str | None
     checks: dict[str, Any] = field(default_factory=dict)
+    run_id: str | None = None
+    meta: dict[str, Any] = field(default_factory=dict)
 
     @property
     def releasable(self) -> bool:
@@ -110,6 +106,8 @@ class ReleaseOutput:
             "reasons": list(self.reasons),
             "released_sha256": self.released_sha256,
             "checks": self.checks,
+            "run_id": self.run_id,
+            "meta": self.meta,
         }
 
 
@@ -143,28 +141,97 @@ def _text(value: str, option: str) -> str:
 # -- request -----------------------------------------------------------------------------------------
 
 
-def _read_files(files: Sequence[Path]) -> tuple[list[tuple[str, bytes]], list[Refusal]]:
-    """The files' names and bytes; files over the size limit are refused without being read."""
-    if not files:
-        raise UsageError("release request: name at least one file")
-    seen: set[str] = set()
-    out: list[tuple[str, bytes]] = []
-    oversize: list[Refusal] = []
-    for path in files:
-        path = Path(path)
-        if not path.is_file():
-            raise UsageError(f"{path}: no such file")
-        if path.name in seen:
-            raise UsageError(f"{path}: two files named {path.name!r}; a release needs distinct file names")
-        seen.add(path.name)
-        try:
-            if path.stat().st_size > MAX_BYTES:
-                oversize.append(Refusal(path.name, RULE_OVERSIZE, f"larger than {MAX_BYTES // (1024 * 1024)} MB"))
-                continue
-            out.append((path.name, path.read_bytes()))
-        except OSError:
-            raise UsageError(f"{path}: cannot be read") from None
-    return out, oversize
+RULE_NOT_RUN_OUTPUT = "not-a-run-output"
+RULE_CHANGED = "changed-after-check"
+_RUN_REF = re.compile(r"^([0-9a-f]{12}):(.+)$")
+
+
+@dataclass(frozen=True)
+class _Item:
+    """One file of a request: a stored output of an analysis run (never an arbitrary file)."""
+
+    name: str
+    data: bytes
+    run_id: str
+    meta: dict[str, Any]
+
+
+def _read_path(path: Path) -> bytes | None:
+    """A named file's bytes (None when it is over the size limit: refused without being read)."""
+    if not path.is_file():
+        raise UsageError(f"{path}: no such file, and not RUN:NAME of a stored run output")
+    try:
+        if path.stat().st_size > MAX_BYTES:
+            return None
+        return path.read_bytes()
+    except OSError:
+        raise UsageError(f"{path}: cannot be read") from None
+
+
+def _match_file(vault: Vault, name: str, data: bytes, run: str | None) -> tuple[_Item | None, Refusal | None]:
+    """The stored run output a file on disk is a copy of; a refusal when it is none (or was changed)."""
+    where, params = ("", []) if run is None else (" AND run_id = ?", [run])
+    found = vault.con.execute(
+        f"SELECT run_id, name FROM run_outputs WHERE sha256 = ?{where} ORDER BY created_at DESC, run_id",
+        [_sha256(data), *params],
+    ).fetchall()
+    if found:
+        return _stored_item(vault, str(found[0][0]), str(found[0][1])), None
+    named = vault.con.execute(
+        f"SELECT run_id FROM run_outputs WHERE name = ?{where} ORDER BY created_at DESC LIMIT 1", [name, *params]
+    ).fetchone()
+    if named:
+        return None, Refusal(
+            name, RULE_CHANGED, f"differs from the output of run {named[0]} of that name; request the stored output"
+        )
+    scope = f"run {run}" if run else "any analysis run in this vault"
+    return None, Refusal(name, RULE_NOT_RUN_OUTPUT, f"not a stored output of {scope}")
+
+
+def _stored_item(vault: Vault, run_id: str, name: str) -> _Item:
+    from cscvault.vault.run_outputs import load_output
+
+    stored, data = load_output(vault, run_id, name)  # verified against the audit chain
+    return _Item(stored.name, data, run_id, stored.meta)
+
+
+def _resolve(vault: Vault, items: Sequence[str | Path], run: str | None) -> tuple[list[_Item], list[Refusal]]:
+    """Each requested item as a stored run output: RUN:NAME, NAME with --run, or a copy of one on disk.
+
+    A file on disk that is not byte for byte a stored output (an arbitrary file, or one changed after the
+    run stored and checked it) is refused; so is anything the gate refuses (row-level data, child keys)."""
+    if not items:
+        raise UsageError("release request: name at least one output (RUN:NAME, or NAME with --run)")
+    out: list[_Item] = []
+    refusals: list[Refusal] = []
+    for item in items:
+        text = str(item)
+        path = Path(text)
+        ref = _RUN_REF.match(text)
+        if ref and not path.exists():
+            out.append(_stored_item(vault, ref.group(1), ref.group(2)))
+            continue
+        if run is not None and not path.exists() and "/" not in text:
+            out.append(_stored_item(vault, run, text))
+            continue
+        data = _read_path(path)
+        if data is None:
+            refusals.append(Refusal(path.name, RULE_OVERSIZE, f"larger than {MAX_BYTES // (1024 * 1024)} MB"))
+            continue
+        gated = screen(path.name, data)
+        if gated is not None:
+            refusals.append(gated)
+            continue
+        matched, refusal = _match_file(vault, path.name, data, run)
+        if refusal is not None:
+            refusals.append(refusal)
+        elif matched is not None:
+            out.append(matched)
+    names = [i.name for i in out]
+    duplicate = next((n for n in names if names.count(n) > 1), None)
+    if duplicate:
+        raise UsageError(f"{duplicate}: named twice; a release needs distinct file names")
+    return out, refusals
 
 
 def _refuse(vault: Vault, refusals: list[Refusal], files: int) -> None:
@@ -208,18 +275,12 @@ def _next_id(vault: Vault, now: dt.datetime) -> str:
     return f"{prefix}{(int(row[0]) if row and row[0] is not None else 0) + 1:04d}"
 
 
-def _subjects(vault: Vault, checks: Sequence[rc.OutputCheck], stored: Sequence[bytes]) -> set[str]:
-    """Children of the primary sample behind the analysis results in this release.
+def _subjects(vault: Vault, run_ids: set[str]) -> set[str]:
+    """Children of the primary sample behind the runs whose outputs are in this release.
 
     Only when the run's delivery set is still the vault's (the sample rebuilt now is then the run's);
     otherwise nothing is recorded for that run.
     """
-    run_ids: set[str] = set()
-    for check, data in zip(checks, stored, strict=True):
-        if check.kind == "results":
-            run = json.loads(data.decode("utf-8")).get("run_id")
-            if isinstance(run, str):
-                run_ids.add(run)
     if not run_ids:
         return set()
     current, _ = delivery_set(vault)
@@ -233,20 +294,31 @@ def _subjects(vault: Vault, checks: Sequence[rc.OutputCheck], stored: Sequence[b
     return {str(k) for k in sample.analysed["child_key"].unique()}
 
 
-def request_release(vault: Vault, files: list[Path], why: str) -> Release:
-    """Gate, check and store a release request; returns it (state `requested`)."""
+def _outputs_digest(rows: Sequence[tuple[int, str, str, str | None]]) -> str:
+    """One SHA-256 over the files of a release (position, name, requested and released SHA-256): recorded
+    in the audit chain at request time and checked whenever the release is read."""
+    text = "\n".join(f"{pos}  {name}  {sha}  {rel or '-'}" for pos, name, sha, rel in sorted(rows))
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def request_release(vault: Vault, items: Sequence[str | Path], why: str, run: str | None = None) -> Release:
+    """Gate, check and store a release of stored run outputs; returns it (state `requested`)."""
     vault.require_role(*REQUEST_ROLES)
     reason = _text(why, "--why")
-    contents, refusals = _read_files(files)
-    refusals += [r for r in (screen(name, data) for name, data in contents) if r is not None]
+    resolved, refusals = _resolve(vault, items, run)
+    refusals += [r for r in (screen(i.name, i.data) for i in resolved) if r is not None]
     if refusals:
-        _refuse(vault, refusals, len(files))
+        _refuse(vault, refusals, len(items))
     profile = get_profile(vault.study.disclosure_profile)
-    earlier = _earlier_tables(vault, [n for n, _ in contents])
-    checks = [rc.check_output(name, data, profile, earlier.get(name)) for name, data in contents]
-    subjects = _subjects(vault, checks, [d for _, d in contents])
+    earlier = _earlier_tables(vault, [i.name for i in resolved])
+    checks = [rc.check_output(i.name, i.data, profile, earlier.get(i.name), i.meta) for i in resolved]
+    subjects = _subjects(vault, {i.run_id for i in resolved})
     verdict = rc.worst([c.verdict for c in checks])
     now = dt.datetime.now(dt.UTC)
+    shas = [
+        (pos, i.name, _sha256(i.data), _sha256(c.released) if c.released is not None else None)
+        for pos, (c, i) in enumerate(zip(checks, resolved, strict=True))
+    ]
     with vault.transaction() as con:
         release_id = _next_id(vault, now)
         con.execute(
@@ -254,21 +326,28 @@ def request_release(vault: Vault, files: list[Path], why: str) -> Release:
             "verdict) VALUES (?, 'requested', ?, ?, ?, ?, ?, ?)",
             [release_id, reason, vault.actor, now, profile.name, profile.version, verdict],
         )
-        for pos, (check, (name, data)) in enumerate(zip(checks, contents, strict=True)):
+        for pos, (check, item) in enumerate(zip(checks, resolved, strict=True)):
             con.execute(
-                "INSERT INTO release_outputs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "INSERT INTO release_outputs (release_id, position, name, kind, sha256, size_bytes, content, verdict, "
+                "reasons, released, released_sha256, checks, run_id, meta) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [
-                    release_id, pos, name, check.kind, _sha256(data), len(data), data, check.verdict,
-                    json.dumps(check.reasons), check.released,
-                    _sha256(check.released) if check.released is not None else None,
-                    json.dumps(check.checks, default=str),
+                    release_id, pos, item.name, check.kind, shas[pos][2], len(item.data), item.data, check.verdict,
+                    json.dumps(check.reasons), check.released, shas[pos][3], json.dumps(check.checks, default=str),
+                    item.run_id, json.dumps(item.meta, sort_keys=True),
                 ],
             )  # fmt: skip
         if subjects:
             con.executemany("INSERT INTO release_subjects VALUES (?, ?)", [[release_id, k] for k in sorted(subjects)])
         vault.record(
             "release.request",
-            {"release": release_id, "profile": profile.name, "profile_version": profile.version},
+            {
+                "release": release_id,
+                "profile": profile.name,
+                "profile_version": profile.version,
+                "runs": sorted({i.run_id for i in resolved}),
+                "outputs_sha256": _outputs_digest(shas),
+            },
             {
                 "outputs": len(checks),
                 "pass": sum(c.verdict == "pass" for c in checks),
@@ -278,6 +357,32 @@ def request_release(vault: Vault, files: list[Path], why: str) -> Release:
             },
         )
     return get_release(vault, release_id).release
+
+
+def verify_stored(vault: Vault, release_id: str) -> None:
+    """The stored files of a release are the ones requested and checked, or TamperedError (exit 5).
+
+    Each file's bytes must match its checksum columns, and the columns the digest the audit chain recorded
+    at request time (so changing a file and its checksum together is caught too)."""
+    rows = vault.con.execute(
+        "SELECT position, name, sha256, released_sha256, content, released FROM release_outputs "
+        "WHERE release_id = ? ORDER BY position",
+        [release_id],
+    ).fetchall()
+    for _pos, name, sha, rel_sha, content, released in rows:
+        if _sha256(bytes(content)) != sha or (released is not None and _sha256(bytes(released)) != rel_sha):
+            raise TamperedError(f"release {release_id}: stored file {name} does not match what was checked")
+        if (released is None) != (rel_sha is None):
+            raise TamperedError(f"release {release_id}: stored file {name} does not match what was checked")
+    recorded = None
+    for (objects,) in vault.con.execute(
+        "SELECT objects FROM audit WHERE action = 'release.request' ORDER BY seq"
+    ).fetchall():
+        doc = json.loads(objects)
+        if isinstance(doc, dict) and doc.get("release") == release_id:
+            recorded = doc.get("outputs_sha256")
+    if recorded is not None and recorded != _outputs_digest([(int(r[0]), str(r[1]), str(r[2]), r[3]) for r in rows]):
+        raise TamperedError(f"release {release_id}: stored files differ from those recorded when it was requested")
 
 
 # -- reading -----------------------------------------------------------------------------------------
@@ -333,13 +438,13 @@ def _load(vault: Vault, release_id: str) -> Release:
 
 def _outputs(vault: Vault, release_id: str) -> list[ReleaseOutput]:
     rows = vault.con.execute(
-        "SELECT position, name, kind, sha256, size_bytes, verdict, reasons, released_sha256, checks "
+        "SELECT position, name, kind, sha256, size_bytes, verdict, reasons, released_sha256, checks, run_id, meta "
         "FROM release_outputs WHERE release_id = ? ORDER BY position",
         [release_id],
     ).fetchall()
     return [
         ReleaseOutput(int(r[0]), str(r[1]), str(r[2]), str(r[3]), int(r[4]), str(r[5]), json.loads(r[6]), r[7],
-                      json.loads(r[8]))
+                      json.loads(r[8]), r[9], json.loads(r[10]) if r[10] else {})
         for r in rows
     ]  # fmt: skip
 
@@ -347,8 +452,31 @@ def _outputs(vault: Vault, release_id: str) -> list[ReleaseOutput]:
 def get_release(vault: Vault, release_id: str) -> ReleaseDetail:
     vault.require_role(*READ_ROLES)
     release = _load(vault, release_id)
+    verify_stored(vault, release_id)  # a reviewer never sees a file other than the one checked
     row = vault.con.execute("SELECT count(*) FROM release_subjects WHERE release_id = ?", [release_id]).fetchone()
     return ReleaseDetail(release, _outputs(vault, release_id), int(row[0]) if row else 0)
+
+
+@dataclass(frozen=True)
+class ReleaseFile:
+    """One file of a release as the checker reviews it: the requested bytes and the version that may leave."""
+
+    output: ReleaseOutput
+    content: bytes
+    released: bytes | None
+
+
+def get_file(vault: Vault, release_id: str, position: int) -> ReleaseFile:
+    """One file of a release, verified (role admin, analyst or checker)."""
+    detail = get_release(vault, release_id)
+    match = [o for o in detail.outputs if o.position == position]
+    if not match:
+        raise UsageError(f"release {release_id} has no file {position}")
+    row = vault.con.execute(
+        "SELECT content, released FROM release_outputs WHERE release_id = ? AND position = ?", [release_id, position]
+    ).fetchone()
+    assert row is not None  # the output was just listed
+    return ReleaseFile(match[0], bytes(row[0]), bytes(row[1]) if row[1] is not None else None)
 
 
 # -- decisions ---------------------------------------------------------------------------------------
@@ -372,6 +500,7 @@ def approve_release(vault: Vault, release_id: str, note: str = "") -> Release:
     """Approve (a checker other than the requester). Tables leave in their suppressed, rounded version;
     an output with no safe version (an unreadable table) blocks approval: reject and ask again."""
     _decidable(vault, release_id, "approve")
+    verify_stored(vault, release_id)
     blocked = [o for o in _outputs(vault, release_id) if not o.releasable]
     if blocked:
         raise VaultStateError(
@@ -401,126 +530,3 @@ def reject_release(vault: Vault, release_id: str, reason: str) -> Release:
         )
         vault.record("release.reject", {"release": release_id}, {"outputs": len(_outputs(vault, release_id))})
     return _load(vault, release_id)
-
-
-# -- export ------------------------------------------------------------------------------------------
-
-
-def _uid(name: str, used: set[str]) -> str:
-    base = re.sub(r"[^A-Za-z0-9_-]+", "_", Path(name).stem).strip("_") or "output"
-    uid, i = base, 1
-    while uid in used:
-        i += 1
-        uid = f"{base}_{i}"
-    used.add(uid)
-    return uid
-
-
-def _acro_entries(
-    release: Release, rows: Sequence[tuple[ReleaseOutput, bytes, bytes]], profile: Profile, scratch: Path
-) -> list[OutputEntry]:
-    """Rebuild the ACRO records from the stored request bytes; refuse if the rebuilt release differs."""
-    entries: list[OutputEntry] = []
-    used: set[str] = set()
-    for out, content, released in rows:
-        command = f"cscvault release request ({release.release_id}: {out.name})"
-        if out.kind == "table":
-            table: CheckedTable | None
-            table, _, _ = rc.checked_table(out.name, content, profile)
-            if table is not None:
-                rc.reapply_flags(table, out.checks.get("differencing", []))
-                if rc.released_csv(table) != released:
-                    raise TamperedError(f"release {release.release_id}: {out.name} no longer matches what was approved")
-                entries.append(OutputEntry(table, uid=_uid(out.name, used), command=command))
-                continue
-        if out.kind == "results":
-            document = json.loads(content.decode("utf-8"))
-            for key, check, _ in rc.model_checks(document, profile):
-                model: ModelCheck = check
-                entries.append(OutputEntry(model, uid=_uid("model_" + "_".join(key), used), command=command))
-            continue
-        target_name = out.name if out.name not in _RESERVED else f"output_{out.position}_{out.name}"
-        target = scratch / target_name
-        target.write_bytes(released)
-        reason = "; ".join(out.reasons)
-        entries.append(OutputEntry(CustomOutput(target, reason), uid=_uid(out.name, used), command=command))
-    return entries
-
-
-def export_release(vault: Vault, release_id: str, out_dir: Path) -> Path:
-    """Write the bundle of an approved release to OUT_DIR/RELEASE_ID; returns the bundle folder."""
-    vault.require_role(*EXPORT_ROLES)
-    release = _load(vault, release_id)
-    if release.state not in ("approved", "exported"):
-        raise VaultStateError(f"release {release_id} is {release.state}; only an approved release can be exported")
-    out_dir = Path(out_dir)
-    if not out_dir.is_dir():
-        raise UsageError(f"{out_dir}: no such directory")
-    bundle = out_dir / release_id
-    if bundle.exists():
-        raise UsageError(f"{bundle}: already exists")
-    profile = get_profile(release.profile)
-    if profile.version != release.profile_version:
-        raise VaultStateError(
-            f"release {release_id} was checked with {release.profile} {release.profile_version}; "
-            f"this cscvault has version {profile.version}: request it again"
-        )
-    outputs = _outputs(vault, release_id)
-    blobs = {
-        int(r[0]): (bytes(r[1]), bytes(r[2]))
-        for r in vault.con.execute(
-            "SELECT position, content, released FROM release_outputs WHERE release_id = ? AND released IS NOT NULL",
-            [release_id],
-        ).fetchall()
-    }
-    rows = []
-    for out in outputs:
-        content, released = blobs[out.position]
-        if _sha256(released) != out.released_sha256 or _sha256(content) != out.sha256:
-            raise TamperedError(f"release {release_id}: {out.name} failed its checksum")
-        rows.append((out, content, released))
-    try:
-        staging = Path(tempfile.mkdtemp(prefix=f".{release_id}.exporting-", dir=out_dir))
-    except OSError as exc:
-        raise StorageError(f"{out_dir}: cannot write the bundle ({exc.strerror})") from None
-    try:
-        scratch = staging / ".scratch"
-        scratch.mkdir()
-        write_results(_acro_entries(release, rows, profile, scratch), staging, profile)
-        shutil.rmtree(scratch)
-        files = staging / "outputs"
-        files.mkdir()
-        for out, _, released in rows:
-            (files / out.name).write_bytes(released)
-        (staging / "profile.json").write_text(json.dumps(profile.as_dict(), indent=2) + "\n", encoding="utf-8")
-        manifest = {
-            **release.to_json(),
-            "files": [
-                {"name": f"outputs/{o.name}", "sha256": o.released_sha256, "verdict": o.verdict, "reasons": o.reasons}
-                for o, _, _ in rows
-            ],
-        }
-        manifest["state"] = "exported"
-        (staging / "release.json").write_text(json.dumps(manifest, indent=2, default=str) + "\n", encoding="utf-8")
-        sums = [
-            f"{_sha256(p.read_bytes())}  {p.relative_to(staging).as_posix()}"
-            for p in sorted(staging.rglob("*"))
-            if p.is_file()
-        ]
-        (staging / "SHA256SUMS").write_text("\n".join(sums) + "\n", encoding="utf-8")
-        with vault.transaction() as con:
-            con.execute(
-                "UPDATE releases SET state = 'exported', exports = exports + 1, exported_at = ?, exported_by = ? "
-                "WHERE release_id = ?",
-                [dt.datetime.now(dt.UTC), vault.actor, release_id],
-            )
-            vault.record("release.export", {"release": release_id}, {"files": len(rows)})
-        # After the commit: a bundle never leaves without its audit entry (a failed rename can be re-exported).
-        staging.replace(bundle)
-    except OSError as exc:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise StorageError(f"{bundle}: cannot write the bundle ({exc.strerror})") from None
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
-    return bundle

@@ -26,7 +26,7 @@ from typing import Any
 
 import pandas as pd
 
-from cscvault.disclosure.check import CheckedTable, apply_profile
+from cscvault.disclosure.check import CheckedTable, ColumnRelation, apply_profile
 from cscvault.disclosure.differencing import DifferenceFlag, apply_differencing
 from cscvault.disclosure.gate import kind_of, read_csv_text
 from cscvault.disclosure.profiles import Profile
@@ -74,11 +74,18 @@ class OutputCheck:
     models: list[tuple[str, ModelCheck]] = field(default_factory=list)
 
 
-def check_output(name: str, data: bytes, profile: Profile, earlier: Mapping[str, bytes] | None = None) -> OutputCheck:
-    """Check one gated output. `earlier`: released bytes of same-named tables, by earlier release id."""
+def check_output(
+    name: str,
+    data: bytes,
+    profile: Profile,
+    earlier: Mapping[str, bytes] | None = None,
+    meta: Mapping[str, Any] | None = None,
+) -> OutputCheck:
+    """Check one gated output. `earlier`: released bytes of same-named tables, by earlier release id.
+    `meta`: what the run that made the output declared about it (a table's relations and label columns)."""
     kind = kind_of(name)
     if kind == "table":
-        return check_table(name, data, profile, earlier=earlier or {})
+        return check_table(name, data, profile, earlier=earlier or {}, meta=meta)
     if kind == "json":
         document = json.loads(data.decode("utf-8"))
         if _is_results(document):
@@ -119,14 +126,21 @@ def table_layout(frame: pd.DataFrame) -> tuple[list[str], list[str], list[str]]:
     return labels, counts, withheld
 
 
-def checked_table(name: str, data: bytes, profile: Profile) -> tuple[CheckedTable | None, list[str], list[str]]:
+def declared_relations(meta: Mapping[str, Any] | None) -> list[ColumnRelation]:
+    """The linear relations a run declared for a table output (none for a file of unknown origin)."""
+    return [ColumnRelation.from_dict(r) for r in (meta or {}).get("relations", [])]
+
+
+def checked_table(
+    name: str, data: bytes, profile: Profile, meta: Mapping[str, Any] | None = None
+) -> tuple[CheckedTable | None, list[str], list[str]]:
     """The checked table (None when it has no counts), the withheld columns, and problems found."""
     frame = read_csv_text(data.decode("utf-8"))
     labels, counts, withheld = table_layout(frame)
     if not counts:
         return None, withheld, []
     try:
-        table = apply_profile(frame, profile, counts, label_cols=labels, name=name)
+        table = apply_profile(frame, profile, counts, label_cols=labels, name=name, relations=declared_relations(meta))
     except (DataError, UsageError) as exc:
         return None, withheld, [exc.message]
     return table, withheld, []
@@ -168,8 +182,10 @@ def released_csv(table: CheckedTable) -> bytes:
     return buffer.getvalue().encode("utf-8")
 
 
-def check_table(name: str, data: bytes, profile: Profile, earlier: Mapping[str, bytes]) -> OutputCheck:
-    table, withheld, problems = checked_table(name, data, profile)
+def check_table(
+    name: str, data: bytes, profile: Profile, earlier: Mapping[str, bytes], meta: Mapping[str, Any] | None = None
+) -> OutputCheck:
+    table, withheld, problems = checked_table(name, data, profile, meta)
     if problems:
         reason = problems[0]
         prefix = f"table {name}: "
@@ -209,6 +225,7 @@ def check_table(name: str, data: bytes, profile: Profile, earlier: Mapping[str, 
                 "column": c.column,
                 "verdict": c.verdict,
                 "rules": sorted({r.split(":", 1)[0] for r in c.reasons}),
+                "reasons": list(c.reasons),  # rule texts name the profile's parameters, never a cell value
                 "suppressed": c.suppressed,
             }
             for c in table.cells

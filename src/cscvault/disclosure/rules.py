@@ -52,6 +52,7 @@ RULE_DOF = "min-dof"
 RULE_SECONDARY = "secondary"
 RULE_MISSING = "missing"
 RULE_DIFFERENCING = "differencing"
+RULE_CLASS = "class-disclosure"
 
 # Every rule id with a one-line description: for reports, release records and docs.
 RULES = {
@@ -65,6 +66,7 @@ RULES = {
     RULE_SECONDARY: "withheld (or still exposed) because of totals and linked tables",
     RULE_MISSING: "the count is missing: review",
     RULE_DIFFERENCING: "differs from an earlier release on the same cohort by less than the threshold",
+    RULE_CLASS: "all (or all but fewer than the class threshold) or none of a group of known size have the attribute",
 }
 
 # Rule id -> the ACRO check that implements the same rule (for results.json and the agreement test).
@@ -76,11 +78,17 @@ ACRO_CHECK_NAMES = {
     RULE_NEGATIVE: "NKCheck",
     RULE_DOF: "MinimumDoFCheck",
     RULE_DIFFERENCING: "PresenceOfLinkedTableCheck",
+    # ACRO names the risk (ClassDisclosure, in its FAIR ontology) but has no check for it; this name is ours.
+    RULE_CLASS: "ClassDisclosureCheck",
 }
+# The rules ACRO 1.0.2 implements itself: agreement with ACRO is measured on these.
+ACRO_RULES = frozenset({RULE_THRESHOLD, RULE_ZERO, RULE_NK, RULE_P, RULE_NEGATIVE, RULE_DOF, RULE_DIFFERENCING})
 
 __all__ = [
     "ACRO_CHECK_NAMES",
+    "ACRO_RULES",
     "RULES",
+    "RULE_CLASS",
     "RULE_DIFFERENCING",
     "RULE_DOF",
     "RULE_DOMINANCE_EVIDENCE",
@@ -101,6 +109,7 @@ __all__ = [
     "below_threshold",
     "check_cell",
     "check_model_output",
+    "class_disclosure",
     "disclosive_zero",
     "dof_fails",
     "feasible_intervals",
@@ -152,6 +161,21 @@ def below_threshold(count: float, min_count: int) -> bool:
 def disclosive_zero(count: float, zeros_disclosive: bool) -> bool:
     """Zeros rule: a zero count reveals that nobody in the group has the attribute."""
     return bool(zeros_disclosive and count == 0)
+
+
+def class_disclosure(count: float, group: float, threshold: int, structural_zero: bool = False) -> str | None:
+    """Class disclosure of a count within a group of known size: "all", "none" or None.
+
+    "all": fewer than `threshold` members of a non-empty group are outside the count (40 of 40, or 38
+    of 40 with a threshold above 2: the rest is derivable and small); "none": a zero in a non-empty
+    group, unless it is a structural zero. `threshold` 0 switches the rule off."""
+    if threshold <= 0 or group <= 0 or math.isnan(count) or math.isnan(group):
+        return None
+    if group - count < threshold:
+        return "all"
+    if count == 0 and not structural_zero:
+        return "none"
+    return None
 
 
 def nk_ratio(top_n: float, total: float) -> float:

@@ -1,4 +1,5 @@
-"""The analysis report: one self-contained HTML file (plots embedded), and `results.json`.
+"""The analysis report: one self-contained HTML file (plots embedded), `results.json`, the report's tables
+and figures, all returned as run outputs that are stored inside the vault (`vault.run_outputs`).
 
 Every table of counts passes through the study's disclosure-control profile before it is shown: small
 counts are suppressed (with secondary suppression), counts are rounded as the profile says, and rates are
@@ -13,7 +14,6 @@ import json
 import math
 from collections.abc import Sequence
 from importlib import resources
-from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -25,11 +25,12 @@ from cscvault.analysis.primary import PrimaryRun
 from cscvault.analysis.sources import NotDerived
 from cscvault.disclosure.check import CheckedTable, apply_profile
 from cscvault.disclosure.profiles import get_profile
-from cscvault.fileio import write_atomic
 from cscvault.report import plots
 from cscvault.report.labels import term_label
 from cscvault.report.numbers import COEF_DIGITS, fmt_ci, fmt_number, fmt_p, fmt_ratio, p_clause
+from cscvault.report.relations import FLOW_RELATIONS, RATES_RELATIONS
 from cscvault.study import Study
+from cscvault.vault.run_outputs import RunOutput
 
 MODEL_LABELS = {"glmm-laplace": "Laplace", "complete_case": "complete case", "missing_indicator": "missing indicator"}
 
@@ -48,7 +49,9 @@ def _label(sample: str, model: str) -> str:
 def checked_flow(run: PrimaryRun, study: Study) -> CheckedTable:
     flow = run.sample.flow[run.sample.flow["la"] != "All"].reset_index(drop=True)
     counts = [c for c in flow.columns if c != "la"]
-    return apply_profile(flow, study.disclosure_profile, counts, label_cols=["la"], name="flow")
+    return apply_profile(
+        flow, study.disclosure_profile, counts, label_cols=["la"], name="flow", relations=FLOW_RELATIONS
+    )
 
 
 def checked_rates(run: PrimaryRun, study: Study) -> tuple[CheckedTable, pd.DataFrame]:
@@ -61,7 +64,12 @@ def checked_rates(run: PrimaryRun, study: Study) -> tuple[CheckedTable, pd.DataF
     table = table.sort_values(["la", "period"], key=lambda s: s.map(order) if s.name == "period" else s)
     table = table.reset_index(drop=True)
     checked = apply_profile(
-        table, study.disclosure_profile, ["events", "children"], label_cols=["la", "period"], name="rates"
+        table,
+        study.disclosure_profile,
+        ["events", "children"],
+        label_cols=["la", "period"],
+        name="rates",
+        relations=RATES_RELATIONS,
     )
     released = checked.released.copy()
     released["rate_pct"] = checked.percentages("events", "children")
@@ -79,15 +87,16 @@ def _fmt(value: Any, digits: int = 3) -> str:
 def render_report(
     run: PrimaryRun,
     study: Study,
-    out_dir: Path,
     extra_rows: Sequence[dict[str, Any]] = (),
     extra_html: str = "",
     extra_summary: dict[str, Any] | None = None,
     not_derived: Sequence[NotDerived] | None = None,
-) -> dict[str, Path]:
-    """Write report.html and results.json into `out_dir`; returns their paths. `extra_*` carry the rest of the
-    plan (`analyse --plan all`): its rows, its report section (already disclosure-checked HTML) and summary.
-    `not_derived`: the outcomes the delivered returns could not derive (default: the primary run's own)."""
+) -> list[RunOutput]:
+    """The run's outputs, to be stored inside the vault (never written to a folder): report.html,
+    results.json, the flow and rates tables (with their declared relations) and the figures (naming the
+    table they draw). `extra_*` carry the rest of the plan (`analyse --plan all`): its rows, its report
+    section (already disclosure-checked HTML) and summary. `not_derived`: the outcomes the delivered
+    returns could not derive (default: the primary run's own)."""
     missing = list(run.not_derived if not_derived is None else not_derived)
     profile = get_profile(study.disclosure_profile)
     flow = checked_flow(run, study)
@@ -102,6 +111,7 @@ def render_report(
         [f.fit.effect.ci_low for f in fits],
         [f.fit.effect.ci_high for f in fits],
     )
+    rates_png = plots.rates(series)
     head = run.headline.fit
     models = [
         {
@@ -145,7 +155,7 @@ def render_report(
             generated=dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
             schematic=_img(plots.stepped_wedge(study)),
             forest=_img(forest),
-            rates_plot=_img(plots.rates(series)),
+            rates_plot=_img(rates_png),
             flow=flow.released.to_dict("records"),
             flow_columns=list(flow.released.columns),
             flow_suppressed=flow.suppressed_count,
@@ -160,10 +170,6 @@ def render_report(
             full_section=Markup(extra_html),  # noqa: S704
         )
     )
-    out_dir.mkdir(parents=True, exist_ok=True)
-    report = out_dir / "report.html"
-    results = out_dir / "results.json"
-    write_atomic(report, html.encode())
     document = {
         "study": study.id,
         "run_id": run.run_id,
@@ -176,8 +182,28 @@ def render_report(
     }
     if extra_summary is not None:
         document["full_plan"] = extra_summary
-    write_atomic(results, (json.dumps(document, indent=2, default=str) + "\n").encode())
-    return {"report": report, "results": results}
+    flow_frame = flow.original[[*flow.label_cols, *flow.count_cols]]
+    rates_frame = rates_checked.original[[*rates_checked.label_cols, *rates_checked.count_cols]]
+    return [
+        RunOutput("report.html", "html", html.encode("utf-8"), {"title": "analysis report"}),
+        RunOutput(
+            "results.json", "results", (json.dumps(document, indent=2, default=str) + "\n").encode("utf-8"),
+            {"title": "model results (counts rounded)"},
+        ),
+        RunOutput(
+            "flow.csv", "table", flow_frame.to_csv(index=False).encode("utf-8"),
+            {"title": "sample flow by LA", "relations": [r.as_dict() for r in FLOW_RELATIONS]},
+        ),
+        RunOutput(
+            "rates.csv", "table", rates_frame.to_csv(index=False).encode("utf-8"),
+            {"title": "events and children by LA and period", "relations": [r.as_dict() for r in RATES_RELATIONS]},
+        ),
+        RunOutput("forest.png", "figure", forest, {"title": "odds ratios by model", "data": "results.json"}),
+        RunOutput(
+            "rates.png", "figure", rates_png,
+            {"title": "event rates by LA and period (from released counts)", "data": "rates.csv"},
+        ),
+    ]  # fmt: skip
 
 
 def _headline(fit: GlmmFit, label: str) -> dict[str, Any]:

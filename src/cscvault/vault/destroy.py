@@ -10,7 +10,7 @@ command says "destroyed" with the date instead of "not a vault".
 Destruction needs two people (one `dpo`, one `admin`), is refused before the study's deletion date
 unless an early reason is given (it is written into the certificate), and ends with a certificate
 signed by an Ed25519 key kept outside the vault. The certificate names files, hashes, counts, staff
-accounts and backups; it holds no child-level data.
+accounts, backups and every exported release (what left, where and when); it holds no child-level data.
 """
 
 from __future__ import annotations
@@ -295,6 +295,7 @@ def destroy_vault(
 
         tables = inventory.table_counts(vault)
         backups = inventory.registered_backups(vault)
+        exports = inventory.release_exports(vault)
         slots = len(vault.keyfile.slots)
         dpo_user = vault.actor if vault.role == "dpo" else second.user
         with vault.transaction():
@@ -345,6 +346,8 @@ def destroy_vault(
             "destroyed": {"key_slots": slots, "files": hashed, "tables": tables, "rows": sum(tables.values())},
             "audit": {"entries": entries, "last_hash": head_hash},
             "backups_to_expire": backups,
+            # What left the vault through the airlock (approved releases): destruction cannot recall it.
+            "released_exports": exports,
             "software": {"cscvault": __version__},
         }
         signed = sign_certificate(body, private)

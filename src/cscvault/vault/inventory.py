@@ -5,6 +5,7 @@ Counts and file names only: nothing here reads a child-level value.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -57,6 +58,26 @@ def registered_backups(vault: Vault) -> list[dict[str, Any]]:
             "created_at": r[5].isoformat() if hasattr(r[5], "isoformat") else str(r[5]),
             "created_by": str(r[6]),
             "delete_by": r[7].isoformat() if hasattr(r[7], "isoformat") else str(r[7]),
+        }
+        for r in rows
+    ]
+
+
+def release_exports(vault: Vault) -> list[dict[str, Any]]:
+    """Every export of an approved release: what left (bundle paths and SHA-256), where, when, by whom."""
+    rows = vault.con.execute(
+        "SELECT release_id, export_number, exported_at, exported_by, destination, files, manifest_sha256 "
+        "FROM release_exports ORDER BY exported_at, release_id, export_number"
+    ).fetchall()
+    return [
+        {
+            "release_id": str(r[0]),
+            "export": int(r[1]),
+            "exported_at": r[2].isoformat() if hasattr(r[2], "isoformat") else str(r[2]),
+            "exported_by": str(r[3]),
+            "destination": str(r[4]),
+            "files": json.loads(r[5]),
+            "manifest_sha256": str(r[6]),
         }
         for r in rows
     ]

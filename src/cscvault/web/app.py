@@ -50,7 +50,7 @@ def create_app(
     secure_cookies: bool = False,
     console: Console | None = None,
 ) -> FastAPI:
-    """The web console for one vault. `report_dir` holds `cscvault analyse --out` folders (newest is shown)."""
+    """The web console for one vault. `report_dir` is no longer read: reports are stored in the vault."""
     app = FastAPI(
         title="cscvault console",
         version="1",

@@ -10,6 +10,7 @@ exactly on the threshold, (n,k) and p% boundaries, where an off-by-one in a comp
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import warnings
 
@@ -17,8 +18,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from cscvault.disclosure import check_microdata
-from cscvault.disclosure.rules import ACRO_CHECK_NAMES, RULE_NEGATIVE
+from cscvault.disclosure import check_microdata, get_profile
+from cscvault.disclosure.rules import ACRO_CHECK_NAMES, ACRO_RULES, RULE_NEGATIVE
 
 acro_module = pytest.importorskip("acro")
 
@@ -142,19 +143,29 @@ def compare(data: pd.DataFrame, agg: str, use_pivot: bool, margins: bool = False
     else:
         session.crosstab(data.la, data.ethnicity, values=data.cost, aggfunc=agg, margins=margins)
     rec = session.results.get_index(-1)
-    ours = check_microdata(
-        data,
-        "la",
-        "ethnicity",
-        "acro-default",
-        values=None if agg == "count" else "cost",
-        aggfunc=agg,
-        margins=margins,
-    )
+
+    def ours_with(profile):
+        return check_microdata(
+            data,
+            "la",
+            "ethnicity",
+            profile,
+            values=None if agg == "count" else "cost",
+            aggfunc=agg,
+            margins=margins,
+        )
+
+    # Agreement is on the rules ACRO implements: class disclosure (ours alone) is switched off here...
+    ours = ours_with(dataclasses.replace(get_profile("acro-default"), class_threshold=0))
     # ACRO labels margins "All"; cscvault labels them "Total"
     theirs = {tuple("Total" if k == "All" else k for k in key): v for key, v in acro_cells(rec).items()}
     assert our_cells(ours, "la", "ethnicity") == theirs
     assert ours.status == rec.status
+    # ...and with it on (the shipped profile) every finding of an ACRO rule is unchanged.
+    full = ours_with("acro-default")
+    for plain, with_class in zip(ours.cells, full.cells, strict=True):
+        acro_only = [r for r in plain.reasons if r.split(":")[0] in ACRO_RULES]
+        assert [r for r in with_class.reasons if r.split(":")[0] in ACRO_RULES] == acro_only
 
 
 @pytest.mark.parametrize(("seed", "agg"), CASES)

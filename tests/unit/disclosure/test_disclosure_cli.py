@@ -31,7 +31,7 @@ def test_json_with_one_count_column_has_exactly_the_contract_keys(table_file, ca
         ["disclosure", "check", str(table_file), "--profile", "acro-default", "--count-col", "control", "--json"],
         capsys,
     )
-    assert code == 0 and err == ""
+    assert code == 3 and err == ""  # a failing cell: not releasable as is; the JSON is unchanged
     doc = json.loads(out)
     assert list(doc) == ["profile", "profile_version", "cells", "table"]
     assert doc["profile"] == "acro-default" and doc["profile_version"] == get_profile("acro-default").version
@@ -49,7 +49,7 @@ def test_json_with_one_count_column_has_exactly_the_contract_keys(table_file, ca
 
 def test_json_wide_table_names_the_column(table_file, capsys):
     code, out, _ = run(["disclosure", "check", str(table_file), "--profile", "dfe", "--json"], capsys)
-    assert code == 0
+    assert code == 3
     doc = json.loads(out)
     assert doc["profile"] == "dfe"
     assert {c["column"] for c in doc["cells"]} == {"control", "treated", "Total"}
@@ -59,7 +59,7 @@ def test_json_wide_table_names_the_column(table_file, capsys):
 
 def test_readable_output(table_file, capsys):
     code, out, _ = run(["disclosure", "check", str(table_file), "--profile", "opensafely"], capsys)
-    assert code == 0
+    assert code == 3
     assert "opensafely" in out and "withheld" in out and "threshold" in out
 
 
@@ -102,7 +102,7 @@ def test_numeric_label_column(tmp_path, capsys):
     path = tmp_path / "years.csv"
     path.write_text("year,n\n2021,42\n2022,3\n")
     code, out, _ = run(["disclosure", "check", str(path), "--label-col", "year", "--json"], capsys)
-    assert code == 0
+    assert code == 3  # the 3 fails
     doc = json.loads(out)
     assert doc["table"] == [{"year": 2021, "n": 40}, {"year": 2022, "n": None}]
     assert [c["row"] for c in doc["cells"]] == [0, 1]  # one count column: no "column" key
@@ -115,8 +115,23 @@ def test_earlier_release_differencing(tmp_path, capsys):
     new = tmp_path / "april.csv"
     new.write_text("la,n\nA,124\nB,200\nTotal,324\n")
     code, out, _ = run(["disclosure", "check", str(new), "--profile", "ons", "--earlier", str(old), "--json"], capsys)
-    assert code == 0
+    assert code == 3  # cells to review: not releasable as is
     cells = json.loads(out)["cells"]
     assert cells[0]["verdict"] == "review" and cells[0]["reasons"][0].startswith("differencing:")
     assert cells[1]["verdict"] == "pass"
     assert cells[2]["verdict"] == "review"  # the totals differ by 4 as well
+
+
+def test_exit_code_is_zero_only_when_every_cell_passes(tmp_path, capsys):
+    safe = tmp_path / "safe.csv"
+    safe.write_text("la,children\nWalsall,120\nWigan,55\n")
+    code, out, _ = run(["disclosure", "check", str(safe), "--profile", "dfe", "--json"], capsys)
+    assert code == 0 and {c["verdict"] for c in json.loads(out)["cells"]} == {"pass"}
+    code, out, _ = run(["disclosure", "check", str(safe), "--profile", "dfe"], capsys)
+    assert code == 0 and "table verdict pass" in out
+    unsafe = tmp_path / "unsafe.csv"
+    unsafe.write_text("la,children\nWalsall,120\nWigan,5\n")
+    code, out, _ = run(["disclosure", "check", str(unsafe), "--profile", "dfe", "--json"], capsys)
+    assert code == 3 and json.loads(out)["cells"][1]["verdict"] == "fail"
+    code, out, _ = run(["disclosure", "check", str(unsafe), "--profile", "dfe"], capsys)
+    assert code == 3 and "table verdict fail" in out

@@ -66,18 +66,28 @@ def test_unknown_profile_is_one_line_usage_error():
         ('version = "1"\n', "profiles"),
         (
             'version = "1"\n[profiles.x]\ndescription="d"\nmin_count=0\nzeros_disclosive=true\nmin_dof=1\n'
-            "round_base=1\nprotection=1\n",
+            'round_base=1\nprotection=1\nclass_threshold=1\nstructural_zeros="none"\n',
             "min_count",
         ),
         (
             'version = "1"\n[profiles.x]\ndescription="d"\nmin_count=5\nzeros_disclosive=true\nmin_dof=1\n'
-            "round_base=1\nprotection=1\nnk_n=2\n",
+            'round_base=1\nprotection=1\nnk_n=2\nclass_threshold=1\nstructural_zeros="none"\n',
             "nk_n and nk_k",
         ),
         (
             'version = "1"\n[profiles.x]\ndescription="d"\nmin_count=5\nzeros_disclosive=true\nmin_dof=1\n'
-            "round_base=1\nprotection=1\nthreshold=3\n",
+            'round_base=1\nprotection=1\nthreshold=3\nclass_threshold=1\nstructural_zeros="none"\n',
             "unknown key",
+        ),
+        (
+            'version = "1"\n[profiles.x]\ndescription="d"\nmin_count=5\nzeros_disclosive=true\nmin_dof=1\n'
+            "round_base=1\nprotection=1\n",
+            "class_threshold: is missing",
+        ),
+        (
+            'version = "1"\n[profiles.x]\ndescription="d"\nmin_count=5\nzeros_disclosive=true\nmin_dof=1\n'
+            'round_base=1\nprotection=1\nclass_threshold=1\nstructural_zeros="maybe"\n',
+            "structural_zeros: one of declared, none",
         ),
         ("version = ", "not valid TOML"),
     ],
@@ -91,7 +101,14 @@ def test_a_tre_can_supply_its_own_profiles_file(tmp_path):
     path = tmp_path / "p.toml"
     path.write_text(
         'version = "tre-7"\n[profiles.strict]\ndescription="d"\nmin_count=20\nzeros_disclosive=true\n'
-        "min_dof=20\nround_base=10\nprotection=10\n"
+        'min_dof=20\nround_base=10\nprotection=10\nclass_threshold=20\nstructural_zeros="none"\n'
     )
     p = get_profile("strict", path)
     assert (p.version, p.min_count, p.nk_n, p.p_ratio) == ("tre-7", 20, None, None)
+
+
+def test_every_profile_states_its_class_disclosure_rule():
+    for p in load_profiles().values():
+        assert p.class_threshold >= 1, p.name  # the rule is on in every shipped profile
+        assert p.structural_zeros in ("declared", "none")
+        assert p.as_dict()["class_threshold"] == p.class_threshold

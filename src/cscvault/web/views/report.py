@@ -1,13 +1,11 @@
-"""The latest analysis report from the console's report folder (`cscvault analyse --out DIR`)."""
+"""The latest analysis report, read from the vault (`cscvault analyse` stores it there, never in a folder)."""
 
 from __future__ import annotations
-
-import datetime as dt
-from pathlib import Path
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 
+from cscvault import api
 from cscvault.web.auth import current_session
 from cscvault.web.console import Console
 from cscvault.web.pages import render, route
@@ -19,29 +17,24 @@ REPORT_NAME = "report.html"
 REPORT_CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; frame-ancestors 'none'; sandbox"
 
 
-def latest_report(report_dir: Path | None) -> Path | None:
-    """The newest report.html in `report_dir` or one folder below it (one folder per `analyse --out`)."""
-    if report_dir is None or not report_dir.is_dir():
-        return None
-    found = [p for p in (report_dir / REPORT_NAME, *report_dir.glob(f"*/{REPORT_NAME}")) if p.is_file()]
-    return max(found, key=lambda p: p.stat().st_mtime, default=None)
-
-
 @route(router, "GET", "/report", REPORT_ROLES)
 def report_page(request: Request) -> HTMLResponse:
     console: Console = request.app.state.console
-    latest = latest_report(console.report_dir)
-    written = dt.datetime.fromtimestamp(latest.stat().st_mtime, dt.UTC) if latest else None
-    folder = latest.parent.name if latest else None
-    return render(request, "report.html", current_session(request), latest=latest, written=written, folder=folder)
+    session = current_session(request)
+    outputs = console.call(api.run_outputs, console.vault_path, session.credentials)
+    latest = next((o for o in outputs if o.name == REPORT_NAME), None)
+    written = latest.created_at if latest else None
+    folder = f"run {latest.run_id}" if latest else None
+    return render(request, "report.html", session, latest=latest, written=written, folder=folder, outputs=outputs)
 
 
 @route(router, "GET", "/report/view", REPORT_ROLES)
 def report_view(request: Request) -> HTMLResponse:
     console: Console = request.app.state.console
-    latest = latest_report(console.report_dir)
+    session = current_session(request)
+    outputs = console.call(api.run_outputs, console.vault_path, session.credentials)
+    latest = next((o for o in outputs if o.name == REPORT_NAME), None)
     if latest is None:
-        return render(
-            request, "error.html", current_session(request), 404, title="No report", message="no analysis report yet"
-        )
-    return HTMLResponse(latest.read_text(encoding="utf-8"), headers={"Content-Security-Policy": REPORT_CSP})
+        return render(request, "error.html", session, 404, title="No report", message="no analysis report yet")
+    _, data = console.call(api.run_output, console.vault_path, session.credentials, latest.run_id, REPORT_NAME)
+    return HTMLResponse(data.decode("utf-8"), headers={"Content-Security-Policy": REPORT_CSP})

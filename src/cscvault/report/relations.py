@@ -1,0 +1,22 @@
+"""The linear relations the report's own tables obey, declared so that secondary suppression, its LP audit
+and the class-disclosure rule protect against the table's arithmetic (not only against its totals).
+
+The sample flow, per LA: every child referred in the window is excluded for age, excluded for care before
+the referral, or in the sample; the sample is censored or analysed; events, first-referral ties and
+missing ages are some of the sample (events are never censored: a child with the event is followed up).
+"""
+
+from __future__ import annotations
+
+from cscvault.disclosure.check import ColumnRelation
+
+FLOW_RELATIONS = (
+    ColumnRelation("referred_in_window", ("excluded_age", "excluded_care_before_referral", "in_sample")),
+    ColumnRelation("in_sample", ("censored", "analysed")),
+    ColumnRelation("analysed", ("events",), exact=False),
+    ColumnRelation("in_sample", ("first_referral_ties",), exact=False),
+    ColumnRelation("in_sample", ("age_missing",), exact=False),
+)
+
+# Events and children analysed by LA and period: the events are some of the children.
+RATES_RELATIONS = (ColumnRelation("children", ("events",), exact=False),)

@@ -109,7 +109,7 @@ def test_security_headers_on_every_response(as_role) -> None:  # type: ignore[no
         h = response.headers
         assert h["x-frame-options"] == "DENY", path
         assert h["x-content-type-options"] == "nosniff", path
-        assert h["referrer-policy"] == "no-referrer", path
+        assert h["referrer-policy"] == "same-origin", path
         csp = h["content-security-policy"]
         assert "script-src" not in csp and "'unsafe-eval'" not in csp, path
         assert "frame-ancestors 'none'" in csp, path

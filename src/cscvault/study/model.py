@@ -95,12 +95,16 @@ class Retention:
         return end.year - start.year - ((end.month, end.day) < (start.month, start.day))
 
     @property
-    def period_text(self) -> str:
-        """'five years after final reporting', from the dates: the one wording every document uses."""
+    def years_text(self) -> str:
+        """'five years', from the dates."""
         words = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten")
         n = self.years_after_final_report
-        number = words[n] if 0 <= n < len(words) else str(n)
-        return f"{number} year{'s' if n != 1 else ''} after final reporting"
+        return f"{words[n] if 0 <= n < len(words) else n} year{'s' if n != 1 else ''}"
+
+    @property
+    def period_text(self) -> str:
+        """'five years after final reporting', from the dates: the one wording every document uses."""
+        return f"{self.years_text} after final reporting"
 
 
 @dataclass(frozen=True)

@@ -152,7 +152,7 @@ def notice_sections(study: Study) -> tuple[str, list[Section]]:
     store = Section("How we store your personal information", "storage")
     store.p(f"The data are stored encrypted and password protected: {study.storage}.")
     store.p(
-        f"We keep all of the data for {r.period_text} is complete, "
+        f"We keep all of the data for {r.years_text} after our final reporting is complete, "
         f"{r.reason}. We expect final reporting in {r.final_report_label} (by {long_date(r.final_report)}), "
         f"so we will delete all of the data in {r.delete_by_label} (by {long_date(r.delete_by)}). "
         "The data will then be securely deleted: the encryption keys are destroyed and the files "

@@ -116,7 +116,9 @@ def _security_headers(app: FastAPI) -> None:
         h.setdefault("Content-Security-Policy", CSP)
         h["X-Frame-Options"] = "DENY"
         h["X-Content-Type-Options"] = "nosniff"
-        h["Referrer-Policy"] = "no-referrer"
+        # same-origin, not no-referrer: with no-referrer a browser sends "Origin: null" on the console's own form
+        # posts, and the same-origin check (auth.same_origin) could not tell them from a forged one.
+        h["Referrer-Policy"] = "same-origin"
         h["Cross-Origin-Opener-Policy"] = "same-origin"
         h["Permissions-Policy"] = "camera=(), microphone=(), geolocation=()"
         if not request.url.path.startswith(STATIC_PREFIX + "/"):

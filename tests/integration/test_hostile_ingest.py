@@ -131,6 +131,7 @@ def test_every_malformed_file_is_exit_3_and_good_files_in_the_same_run_still_loa
     good: dict[str, Path], template: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch
 ) -> None:
     monkeypatch.setenv("CSCVAULT_PASSWORD", PASSWORD)
+    monkeypatch.setenv("CSCVAULT_USER", "admin")  # the CLI has no built-in user name
     vault = _vault(template, tmp_path)
     expected = malformed_corpus(good, tmp_path / "bad")
     for name, rule_id in expected.items():
@@ -156,6 +157,7 @@ def test_a_rejected_file_is_never_already_loaded(
     template: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch
 ) -> None:
     monkeypatch.setenv("CSCVAULT_PASSWORD", PASSWORD)
+    monkeypatch.setenv("CSCVAULT_USER", "admin")  # the CLI has no built-in user name
     vault = _vault(template, tmp_path)
     (tmp_path / "a.csv").write_bytes(b"")
     (tmp_path / "b.csv").write_bytes(b"")
@@ -172,6 +174,7 @@ def test_fifo_device_and_empty_folder_are_refused_up_front_with_exit_2(
     template: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch
 ) -> None:
     monkeypatch.setenv("CSCVAULT_PASSWORD", PASSWORD)
+    monkeypatch.setenv("CSCVAULT_USER", "admin")  # the CLI has no built-in user name
     vault = _vault(template, tmp_path)
     fifo = tmp_path / "returns.csv"
     os.mkfifo(fifo)

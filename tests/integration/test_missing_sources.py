@@ -35,7 +35,7 @@ def analyse_cli(
 ) -> tuple[int, str, str]:
     monkeypatch.setenv("CSCVAULT_PASSWORD", PASSWORD)
     try:
-        cli.main(["analyse", str(vault), "--out", str(out), "--user", "admin", "--json", *extra])
+        cli.main(["analyse", str(vault), "--user", "admin", "--json", *extra])  # outputs stay in the vault
         code = EXIT_OK
     except SystemExit as exc:
         code = int(exc.code or 0)
@@ -67,7 +67,7 @@ def test_cin_only_vault_exits_3_naming_the_primary_outcome(
     assert errors == [
         "error: the primary outcome cla_18m cannot be derived: no SSDA903 (periods of care) delivered for any LA"
     ]
-    assert "Traceback" not in err and not (tmp_path / "out" / "results.json").exists()
+    assert "Traceback" not in err and api.run_outputs(cin_only, ADMIN) == []
 
 
 def test_vault_with_no_deliveries_exits_3_with_one_line(
@@ -89,11 +89,11 @@ def test_vault_missing_one_la_analyses_the_others_and_names_it(
            "delivered for Swindon" in err  # fmt: skip
     # progress shows on stderr under --json too; stdout holds only the JSON document
     assert "analyse: [0/2] primary analysis" in err and "analyse: [2/2] done" in err
-    doc = json.loads((tmp_path / "out" / "results.json").read_text())
+    doc = json.loads(api.run_output(one_la_missing, ADMIN, None, "results.json")[1])
     (nd,) = doc["not_derived"]
     assert nd["outcome"] == "cla_18m" and nd["local_authorities"] == ["Swindon"]
     assert json.loads(out)["not_derived"] == doc["not_derived"]
-    html = (tmp_path / "out" / "report.html").read_text()
+    html = api.run_output(one_la_missing, ADMIN, None, "report.html")[1].decode("utf-8")
     assert "Outcomes not derived" in html and "delivered for Swindon" in html
     assert any(r["term"] == "treatment" and r["odds_ratio"] is not None for r in doc["results"])
 

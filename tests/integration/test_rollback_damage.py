@@ -52,6 +52,7 @@ def test_older_database_and_head_put_back_are_exit_5(
     loaded: tuple[Path, list[Path]], tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch
 ) -> None:
     monkeypatch.setenv("CSCVAULT_PASSWORD", PASSWORD)
+    monkeypatch.setenv("CSCVAULT_USER", "admin")  # the CLI has no built-in user name
     vault = _copy(loaded[0], tmp_path)
     aside = tmp_path / "aside"
     aside.mkdir()
@@ -74,6 +75,7 @@ def test_a_whole_folder_put_back_is_caught_by_the_head_kept_outside(
     loaded: tuple[Path, list[Path]], tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch
 ) -> None:
     monkeypatch.setenv("CSCVAULT_PASSWORD", PASSWORD)
+    monkeypatch.setenv("CSCVAULT_USER", "admin")  # the CLI has no built-in user name
     vault = _copy(loaded[0], tmp_path)
     older = _copy(vault, tmp_path, "older")
     code, _, _ = _main(["ingest", str(vault), str(loaded[1][1])], capsys)
@@ -113,6 +115,7 @@ def test_one_flipped_byte_anywhere_in_the_used_file_is_exit_5(
     loaded: tuple[Path, list[Path]], tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch
 ) -> None:
     monkeypatch.setenv("CSCVAULT_PASSWORD", PASSWORD)
+    monkeypatch.setenv("CSCVAULT_USER", "admin")  # the CLI has no built-in user name
     vault = _copy(loaded[0], tmp_path)
     block_size = 262_144
     blocks = _used_blocks(vault)
@@ -145,6 +148,7 @@ def test_truncated_database_is_exit_5_and_the_original_still_verifies(
     loaded: tuple[Path, list[Path]], tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch
 ) -> None:
     monkeypatch.setenv("CSCVAULT_PASSWORD", PASSWORD)
+    monkeypatch.setenv("CSCVAULT_USER", "admin")  # the CLI has no built-in user name
     vault = _copy(loaded[0], tmp_path)
     size = (vault / DB_FILE).stat().st_size
     for keep in (size // 2, size - 1, HEADER_BYTES + 10):

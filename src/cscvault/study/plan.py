@@ -12,6 +12,7 @@ plan was typed.
 
 from __future__ import annotations
 
+import copyreg
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
@@ -21,6 +22,16 @@ from cscvault.errors import StudyError
 
 if TYPE_CHECKING:  # model.py imports this module for Study.analysis_plan
     from cscvault.study.model import DataDictionary
+
+
+# The plan's tables are read-only mappings. The Study (with its plan) is sent to ingest's worker processes, so
+# it must pickle: a mapping proxy pickles as the plain dict it wraps and comes back wrapped again.
+def _read_only(table: dict[str, Any]) -> MappingProxyType[str, Any]:
+    return MappingProxyType(table)
+
+
+copyreg.pickle(MappingProxyType, lambda proxy: (_read_only, (dict(proxy),)))
+
 
 _COMMON_MODEL_KEYS = frozenset(
     {"description", "sample", "outcome", "family", "treatment", "period", "cluster", "covariates", "based_on"}

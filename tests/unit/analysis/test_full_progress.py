@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from cscvault.analysis.whole_plan import Steps
-from cscvault.cli.options import analysis_progress
+from cscvault.cli.output import analysis_progress
 
 
 def test_steps_report_each_start_and_the_end() -> None:

@@ -108,3 +108,14 @@ def test_init_refuses_a_plan_naming_an_unknown_covariate_with_exit_2_and_one_lin
         "error: analysis_plan.toml: models.primary.covariates: 'shoe_size' is not a covariate of the plan"
     )
     assert not (tmp_path / "v").exists()
+
+
+def test_the_study_with_its_plan_pickles_for_the_ingest_workers() -> None:
+    """Ingest sends the Study to its worker processes; a plan that cannot pickle stops every large ingest."""
+    import pickle
+
+    from cscvault.study import load_study
+
+    study = load_study()
+    again = pickle.loads(pickle.dumps(study))
+    assert again.analysis_plan == study.analysis_plan

@@ -105,7 +105,8 @@ _export(
     "ReleaseDetail",
     "ReleaseFile",
 )
-_export("cscvault.disclosure.check", "CheckedTable", "check_file")
+_export("cscvault.disclosure.check", "CheckedTable")
+_export("cscvault.disclosure.table_file", "check_file")
 _export("cscvault.disclosure.profiles", "DEFAULT_PROFILE", "get_profile", "load_profiles")
 _export(
     "cscvault.api.standalone",
@@ -260,7 +261,6 @@ if TYPE_CHECKING:  # the same names, eagerly, for type checkers
     )
     from cscvault.disclosure.check import (
         CheckedTable as CheckedTable,
-        check_file as check_file,
     )
     from cscvault.disclosure.profiles import (
         DEFAULT_PROFILE as DEFAULT_PROFILE,
@@ -274,6 +274,9 @@ if TYPE_CHECKING:  # the same names, eagerly, for type checkers
         Release as Release,
         ReleaseDetail as ReleaseDetail,
         ReleaseFile as ReleaseFile,
+    )
+    from cscvault.disclosure.table_file import (
+        check_file as check_file,
     )
     from cscvault.la.check import (
         FileCheck as FileCheck,

@@ -19,7 +19,6 @@ from cscvault.disclosure.check import (
     DominanceColumns,
     apply_profile,
     apply_release,
-    check_file,
     check_microdata,
     tabulate,
     with_margins,
@@ -27,6 +26,7 @@ from cscvault.disclosure.check import (
 from cscvault.disclosure.differencing import DifferenceFlag, apply_differencing, differencing_flags
 from cscvault.disclosure.profiles import DEFAULT_PROFILE, Profile, get_profile, load_profiles
 from cscvault.disclosure.rules import RULES, ModelCheck, check_model_output, percent
+from cscvault.disclosure.table_file import check_file
 
 __all__ = [
     "DEFAULT_PROFILE",

@@ -7,8 +7,9 @@ import pandas as pd
 import pytest
 
 from cscvault.disclosure import apply_profile, apply_release, check_microdata, get_profile
-from cscvault.disclosure.check import DominanceColumns, check_file, tabulate
+from cscvault.disclosure.check import DominanceColumns, tabulate
 from cscvault.disclosure.suppression import Relation, feasible_intervals, is_protected
+from cscvault.disclosure.table_file import check_file
 from cscvault.errors import DataError, UsageError
 
 

@@ -115,9 +115,12 @@ def run_demo(
     notice_path.write_text(api.render_notice(fmt="html"), encoding="utf-8")
     echo(f"10. privacy notice rendered: {notice_path}")
     echo("")
+    small = analysis.run.headline.fit.small_sample
+    low, high = (small.ci_low, small.ci_high) if small else (head.ci_low, head.ci_high)
+    test = f"t test, {small.df:g} between-within df" if small else "Wald z"
     echo(
         f"Primary odds ratio of care within 18 months: {head.odds_ratio:.3f} "
-        f"(95% CI {head.ci_low:.3f} to {head.ci_high:.3f}); true value {synth.effect_or}"
+        f"(95% CI {low:.3f} to {high:.3f}; {test}); true value {synth.effect_or}"
     )
     released_report = bundle / "outputs" / "report.html"
     echo(f"Open the released report: {released_report}")

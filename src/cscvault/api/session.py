@@ -298,6 +298,7 @@ class VaultSession:
             run = run_primary(self._vault)
             step("report", 1, 2)
             outputs = render_report(run, self._vault.study)
+            step("done", 2, 2)
             not_derived = tuple(run.not_derived)
         else:
             # The whole plan pulls in every estimator; `--plan primary` should not pay for importing them.
@@ -320,7 +321,6 @@ class VaultSession:
         if request_release is not None:
             names: list[str | Path] = [o.name for o in outputs]
             release = _release.request_release(self._vault, names, request_release, run=run.run_id)
-        step("done", 2, 2)
         return AnalysisOutput(run, list_outputs(self._vault, run.run_id), release, not_derived)
 
     def run_outputs(self, run_id: str | None = None) -> list[StoredOutput]:

@@ -61,6 +61,7 @@ def analyse(
     for nd in output.not_derived:
         err(f"warning: outcome {nd.outcome} not derived: {nd.reason}")
     head = output.run.headline.fit.effect
+    small = output.run.headline.fit.small_sample
     release_id = output.release.release_id if output.release else None
     if json_:
         print_json(
@@ -69,14 +70,24 @@ def analyse(
                 "outputs": [o.to_json() for o in output.outputs],
                 "release_id": release_id,
                 "odds_ratio": head.odds_ratio,
-                "ci_low": head.ci_low,
-                "ci_high": head.ci_high,
-                "p_value": head.p_value,
+                # the headline test: t with between-within df when the fit has it, else the Wald z
+                "test": f"t, {small.df:g} df ({small.df_method})" if small else "Wald z",
+                "ci_low": small.ci_low if small else head.ci_low,
+                "ci_high": small.ci_high if small else head.ci_high,
+                "p_value": small.p_value if small else head.p_value,
+                "wald_z": {"ci_low": head.ci_low, "ci_high": head.ci_high, "p_value": head.p_value},
                 "not_derived": [nd.to_json() for nd in output.not_derived],
             }
         )
         return
-    typer.echo(f"primary odds ratio {head.odds_ratio:.3f} (95% CI {head.ci_low:.3f} to {head.ci_high:.3f})")
+    if small:
+        typer.echo(
+            f"primary odds ratio {head.odds_ratio:.3f} (95% CI {small.ci_low:.3f} to {small.ci_high:.3f}, "
+            f"p {small.p_value:.3f}; t test, {small.df:g} between-within df); Wald z: 95% CI "
+            f"{head.ci_low:.3f} to {head.ci_high:.3f}, p {head.p_value:.3f}"
+        )
+    else:
+        typer.echo(f"primary odds ratio {head.odds_ratio:.3f} (95% CI {head.ci_low:.3f} to {head.ci_high:.3f})")
     typer.echo(f"run {output.run.run_id}: outputs stored in the vault: {', '.join(output.names())}")
     if release_id:
         typer.echo(

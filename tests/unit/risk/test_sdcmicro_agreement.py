@@ -17,7 +17,7 @@ from cscvault.risk.frequencies import distinct_l, encode_keys, frequencies
 from cscvault.risk.individual import global_risk, individual_risk
 from cscvault.risk.suda import suda_scores
 
-DATA = Path(__file__).resolve().parents[1] / "data" / "sdcmicro"
+DATA = Path(__file__).resolve().parents[2] / "data" / "sdcmicro"
 EXPECTED: dict[str, Any] = json.loads((DATA / "expected.json").read_text())
 # sdcMicro's individual risks are written to 8 or 9 decimals: agreement is to half a unit in the 8th.
 PRINTED_HALF_UNIT = 5e-9

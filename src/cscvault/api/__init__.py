@@ -172,15 +172,15 @@ if TYPE_CHECKING:  # the same names, eagerly, for type checkers
         fit_exposure_frame as fit_exposure_frame,
     )
     from cscvault.analysis.models.gee import (
+        VARIANCES as VARIANCES,
         binomial_cells as binomial_cells,
         fit_gee as fit_gee,
         gee_summary as gee_summary,
-        VARIANCES as VARIANCES,
     )
     from cscvault.analysis.models.glmm import (
-        fit_glmm_frame as fit_glmm_frame,
         GlmmFit as GlmmFit,
         RandomEffects as RandomEffects,
+        fit_glmm_frame as fit_glmm_frame,
     )
     from cscvault.analysis.models.glmm_runs import (
         covariate_roles as covariate_roles,
@@ -206,9 +206,13 @@ if TYPE_CHECKING:  # the same names, eagerly, for type checkers
         vault_user_names as vault_user_names,
     )
     from cscvault.api.session import (
+        AnalysisOutput as AnalysisOutput,
+        DashboardSummary as DashboardSummary,
+        InitResult as InitResult,
+        RequestView as RequestView,
+        VaultSession as VaultSession,
         add_user as add_user,
         analyse as analyse,
-        AnalysisOutput as AnalysisOutput,
         as_vault_error as as_vault_error,
         audit_head as audit_head,
         change_password as change_password,
@@ -216,11 +220,9 @@ if TYPE_CHECKING:  # the same names, eagerly, for type checkers
         complaint_close as complaint_close,
         complaint_list as complaint_list,
         complaint_open as complaint_open,
-        DashboardSummary as DashboardSummary,
         dpia_record as dpia_record,
         ingest as ingest,
         init_vault as init_vault,
-        InitResult as InitResult,
         la_names as la_names,
         list_users as list_users,
         open_vault as open_vault,
@@ -233,7 +235,6 @@ if TYPE_CHECKING:  # the same names, eagerly, for type checkers
         release_request as release_request,
         release_show as release_show,
         release_verify as release_verify,
-        RequestView as RequestView,
         require_intact as require_intact,
         require_no_rejections as require_no_rejections,
         retention_status as retention_status,
@@ -250,15 +251,14 @@ if TYPE_CHECKING:  # the same names, eagerly, for type checkers
         risk as risk,
         run_output as run_output,
         run_outputs as run_outputs,
-        VaultSession as VaultSession,
         verify_audit as verify_audit,
     )
     from cscvault.api.standalone import (
+        SYNTH_FORMATS as SYNTH_FORMATS,
         did_estimate as did_estimate,
         did_to_json as did_to_json,
         la_check_files as la_check_files,
         la_package_preflight as la_package_preflight,
-        SYNTH_FORMATS as SYNTH_FORMATS,
         synth_generate as synth_generate,
     )
     from cscvault.api.tools import (
@@ -271,8 +271,8 @@ if TYPE_CHECKING:  # the same names, eagerly, for type checkers
         study as study,
     )
     from cscvault.disclosure.check import (
-        check_file as check_file,
         CheckedTable as CheckedTable,
+        check_file as check_file,
     )
     from cscvault.disclosure.profiles import (
         DEFAULT_PROFILE as DEFAULT_PROFILE,
@@ -282,10 +282,10 @@ if TYPE_CHECKING:  # the same names, eagerly, for type checkers
     from cscvault.disclosure.release import (
         CHECK_ROLES as CHECK_ROLES,
         READ_ROLES as READ_ROLES,
+        REQUEST_ROLES as REQUEST_ROLES,
         Release as Release,
         ReleaseDetail as ReleaseDetail,
         ReleaseFile as ReleaseFile,
-        REQUEST_ROLES as REQUEST_ROLES,
     )
     from cscvault.la.check import (
         FileCheck as FileCheck,
@@ -299,9 +299,9 @@ if TYPE_CHECKING:  # the same names, eagerly, for type checkers
     from cscvault.rights.requests import (
         FINAL_STATES as FINAL_STATES,
         OPEN_STATES as OPEN_STATES,
-        Request as Request,
         RESEARCH_EXEMPTION_BASIS as RESEARCH_EXEMPTION_BASIS,
         TYPES as TYPES,
+        Request as Request,
     )
     from cscvault.risk.annex import (
         DataTie as DataTie,
@@ -309,11 +309,11 @@ if TYPE_CHECKING:  # the same names, eagerly, for type checkers
     )
     from cscvault.risk.explain import (
         Measure as Measure,
+        Table as Table,
         risk_in_plain_words as risk_in_plain_words,
         risk_la_table as risk_la_table,
         risk_measure_rows as risk_measure_rows,
         risk_what_if_table as risk_what_if_table,
-        Table as Table,
     )
     from cscvault.risk.summary import (
         RiskLine as RiskLine,
@@ -324,14 +324,14 @@ if TYPE_CHECKING:  # the same names, eagerly, for type checkers
         ROLES as ROLES,
     )
     from cscvault.vault.backup import (
-        backup_vault as backup_vault,
         BackupResult as BackupResult,
-        restore_backup as restore_backup,
         RestoreResult as RestoreResult,
+        backup_vault as backup_vault,
+        restore_backup as restore_backup,
     )
     from cscvault.vault.destroy import (
-        destroy_vault as destroy_vault,
         DestructionResult as DestructionResult,
+        destroy_vault as destroy_vault,
         verify_certificate as verify_certificate,
     )
     from cscvault.vault.store import (

@@ -109,6 +109,8 @@ def test_cli_roles_empty_vault_and_usage(
     code, out, _ = _main(["record", "--dpia", str(path), "-u", "dee", "--format", "html"], capsys)
     assert code == 0 and "Annex: Data Protection Impact Assessment" in out
     assert not [k for k in child_keys if k in out]
+    # What was printed is byte for byte what the audit entry's SHA-256 names (`sha256sum` of a saved copy).
+    assert json.loads(_audit(path, "record.dpia")[-1][0])["sha256"] == hashlib.sha256(out.encode()).hexdigest()
     monkeypatch.setenv("CSCVAULT_PASSWORD", ANALYST.secret)
     entries = len(_audit(path, "record.dpia"))
     code, out, err = _main(["record", "--dpia", str(path), "-u", "ana"], capsys)

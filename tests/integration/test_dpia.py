@@ -128,3 +128,23 @@ def test_cli_roles_empty_vault_and_usage(
     assert code == 5 and err.count("\n") == 1
     code, out, _ = _main(["record"], capsys)  # the study-only record is unchanged
     assert code == 0 and "Annex" not in out and "Article 30" in out
+
+
+def test_what_if_on_data_the_model_cannot_fit_keeps_the_risk_and_says_why(
+    vault: tuple[Path, list[str], str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from cscvault.errors import DataError
+    from cscvault.risk import whatif
+
+    def unfittable(*args: object) -> None:
+        raise DataError("primary sample: the fixed-effect design is rank deficient (3 of 4 columns)")
+
+    monkeypatch.setattr(whatif, "primary_effect", unfittable)
+    path, _, _ = vault
+    result = api.dpia_record(path, DPO, "md", None, True)
+    report = result.report
+    assert report.primary_estimate is None and report.primary_note is not None
+    assert "rank deficient" in report.primary_note
+    assert len(report.what_if) == 6 and all(w.estimate is None for w in report.what_if)
+    assert all(w.risk.combinations > 0 for w in report.what_if)  # the risk measures of each recoding stand
+    assert "could not be re-fitted for the comparison: primary sample" in result.text

@@ -48,7 +48,7 @@ KeysOption = Annotated[
     typer.Option(
         "--keys",
         help="Key variables (quasi-identifiers of the data dictionary, e.g. children.gender or gender); "
-        "repeat or separate with commas. Default: the dictionary's [risk] keys.",
+        "repeat or separate with commas. Default: the dictionary's \\[risk] keys.",
     ),
 ]
 

@@ -62,6 +62,7 @@ def _crawl(client, start: list[str]) -> dict[str, str]:  # type: ignore[no-untyp
 def test_no_child_level_value_on_any_page(as_role, web_vault: WebVault, role: str) -> None:  # type: ignore[no-untyped-def]
     client = as_role(role).client
     start = ["/", "/openapi.json", "/notice", "/rights?page=2", "/audit?page=2", "/releases?state=all"]
+    start += ["/risk", "/risk?what_if=true"]  # the what-if comparison is behind a form button, not a link
     start += [f"/rights/{web_vault.access_request}", f"/releases/{web_vault.releases[1]}"]
     pages = _crawl(client, start)
     assert len(pages) >= 6

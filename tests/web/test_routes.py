@@ -41,7 +41,7 @@ def _concrete(path: str, web_vault: WebVault) -> str:
 def test_the_app_has_the_pages_the_issue_asks_for(web_app) -> None:  # type: ignore[no-untyped-def]
     paths = {p for _, p, _ in _routes(web_app)}
     for wanted in ("/login", "/logout", "/", "/deliveries", "/rights", "/rights/new", "/rights/{request_id}",
-                   "/complaints", "/releases", "/releases/{release_id}", "/report", "/audit", "/notice",
+                   "/complaints", "/releases", "/releases/{release_id}", "/report", "/audit", "/risk", "/notice",
                    "/openapi.json"):  # fmt: skip
         assert wanted in paths
     mounts = [r.path for r in web_app.routes if isinstance(r, Mount)]

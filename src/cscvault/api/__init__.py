@@ -64,6 +64,7 @@ _export(
     "require_no_rejections",
     "retention_status",
     "risk",
+    "dpia_record",
     "rights_act",
     "rights_clarification",
     "rights_close",
@@ -90,7 +91,17 @@ _export(
 _export("cscvault.api.demo", "DemoResult", "run_demo")
 _export("cscvault.api.preflight", "check_vault_dir", "vault_user_names")
 _export("cscvault.roles", "ROLES")
-_export("cscvault.risk.summary", "RiskLine", "RiskReport")
+_export("cscvault.risk.summary", "RiskLine", "RiskReport", "WhatIf")
+_export("cscvault.risk.annex", "DataTie", "DpiaRecord")
+_export(
+    "cscvault.risk.explain",
+    "Measure",
+    "Table",
+    "risk_in_plain_words",
+    "risk_la_table",
+    "risk_measure_rows",
+    "risk_what_if_table",
+)
 _export("cscvault.vault.store", "Credentials", "User")
 _export("cscvault.vault.backup", "BackupResult", "RestoreResult", "backup_vault", "restore_backup")
 _export("cscvault.vault.destroy", "DestructionResult", "destroy_vault", "verify_certificate")
@@ -210,6 +221,7 @@ if TYPE_CHECKING:  # the same names, eagerly, for type checkers
         complaint_close as complaint_close,
         complaint_list as complaint_list,
         complaint_open as complaint_open,
+        dpia_record as dpia_record,
         ingest as ingest,
         init_vault as init_vault,
         la_names as la_names,
@@ -294,9 +306,22 @@ if TYPE_CHECKING:  # the same names, eagerly, for type checkers
         TYPES as TYPES,
         Request as Request,
     )
+    from cscvault.risk.annex import (
+        DataTie as DataTie,
+        DpiaRecord as DpiaRecord,
+    )
+    from cscvault.risk.explain import (
+        Measure as Measure,
+        Table as Table,
+        risk_in_plain_words as risk_in_plain_words,
+        risk_la_table as risk_la_table,
+        risk_measure_rows as risk_measure_rows,
+        risk_what_if_table as risk_what_if_table,
+    )
     from cscvault.risk.summary import (
         RiskLine as RiskLine,
         RiskReport as RiskReport,
+        WhatIf as WhatIf,
     )
     from cscvault.roles import (
         ROLES as ROLES,

@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import functools
+import hashlib
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,6 +28,7 @@ from cscvault.ingest.quality import quality_report
 from cscvault.report.render import render_report
 from cscvault.retention import VaultRetention, vault_status
 from cscvault.rights import actions as rights_actions, complaints as rights_complaints, requests as rights_requests
+from cscvault.risk import annex as _annex
 from cscvault.risk.summary import RiskReport, assess
 from cscvault.study import Study
 from cscvault.study.notice import render_notice
@@ -350,6 +352,25 @@ class VaultSession:
             self._vault.record("risk.measure", {"keys": list(report.keys)}, {"what_if": len(report.what_if)})
         return report
 
+    def dpia_record(self, fmt: str = "md", keys: list[str] | None = None, what_if: bool = False) -> _annex.DpiaRecord:
+        """The Article 30 record with the DPIA annex (role dpo or admin): the risk summary through the disclosure
+        profile, dated and tied to this vault's data. The document's SHA-256 goes into the audit entry."""
+        self._vault.require_role("dpo", "admin")
+        _annex.check_format(fmt)
+        deliveries, n = delivery_set(self._vault)
+        report = assess(self._vault.con, self._vault.study, deliveries, keys, what_if=what_if)
+        with self._vault.transaction():
+            tie = _annex.DataTie(self._vault.vault_id, n, deliveries, self._vault.head())
+            text = _annex.render_dpia_record(self._vault.study, report, tie, fmt)
+            digest = hashlib.sha256(text.encode()).hexdigest()
+            self._vault.record(
+                _annex.AUDIT_ACTION,
+                {"format": fmt, "sha256": digest, "deliveries_sha256": deliveries, "keys": list(report.keys),
+                 "profile": report.profile["profile"], "profile_version": report.profile["profile_version"]},
+                {"deliveries": n, "what_if": len(report.what_if)},
+            )  # fmt: skip
+        return _annex.DpiaRecord(text, fmt, digest, tie, report)
+
     # -- releases (the output airlock) ----------------------------------------------------------------
 
     def release_request(self, items: Sequence[str | Path], why: str, run: str | None = None) -> _release.Release:
@@ -471,3 +492,4 @@ def release_verify(bundle: Path) -> dict[str, object]:
 
 retention_status = _one_shot(VaultSession.retention_status)
 risk = _one_shot(VaultSession.risk)
+dpia_record = _one_shot(VaultSession.dpia_record)

@@ -43,6 +43,25 @@ def existing_vault(path: Path) -> Path:
 VaultArg = Annotated[
     Path, typer.Argument(help="The vault directory.", metavar="VAULT", show_default=False, callback=existing_vault)
 ]
+KeysOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--keys",
+        help="Key variables (quasi-identifiers of the data dictionary, e.g. children.gender or gender); "
+        "repeat or separate with commas. Default: the dictionary's \\[risk] keys.",
+    ),
+]
+
+
+def key_list(keys: list[str] | None) -> list[str] | None:
+    """`--keys a,b --keys c` as [a, b, c]; None (the dictionary's default set) when none were given."""
+    return [k.strip() for item in keys or [] for k in item.split(",") if k.strip()] or None
+
+
+def optional_vault(path: Path | None) -> Path | None:
+    return None if path is None else existing_vault(path)
+
+
 NewVaultArg = Annotated[Path, typer.Argument(help="The new vault's directory.", metavar="VAULT", show_default=False)]
 
 

@@ -8,20 +8,11 @@ import typer
 
 from cscvault import api
 from cscvault.cli.credentials import credentials
-from cscvault.cli.options import JsonOption, RecoveryOption, UserOption, VaultArg
+from cscvault.cli.options import JsonOption, KeysOption, RecoveryOption, UserOption, VaultArg, key_list
 from cscvault.cli.output import print_json
 
 if TYPE_CHECKING:
     from cscvault.api import RiskLine, RiskReport
-
-KeysOption = Annotated[
-    list[str] | None,
-    typer.Option(
-        "--keys",
-        help="Key variables (quasi-identifiers of the data dictionary, e.g. children.gender or gender); "
-        "repeat or separate with commas. Default: the dictionary's [risk] keys.",
-    ),
-]
 
 
 def risk(
@@ -36,8 +27,7 @@ def risk(
 ) -> None:
     """Re-identification risk: uniques, k-anonymity, individual and global risk, SUDA special uniques,
     l-diversity, per LA and overall, through the disclosure profile. No child-level value is shown."""
-    wanted = [k.strip() for item in keys or [] for k in item.split(",") if k.strip()] or None
-    report = api.risk(vault, credentials(user, recovery), wanted, what_if)
+    report = api.risk(vault, credentials(user, recovery), key_list(keys), what_if)
     if json_:
         print_json(report.to_json())
         return

@@ -18,6 +18,7 @@ import pandas as pd
 from cscvault.disclosure.check import apply_profile, released_records
 from cscvault.disclosure.profiles import Profile, get_profile
 from cscvault.disclosure.rules import round_to_base
+from cscvault.errors import DataError
 from cscvault.risk.keyframe import FIELD_COLUMNS, load_key_frame, population_weights, resolve_keys
 from cscvault.risk.measures import HIGH_RISK, K_LEVELS, Measures, measure
 from cscvault.risk.recode import CANDIDATES, Generalisation, apply_to_key_frame
@@ -90,6 +91,7 @@ class RiskReport:
     what_if: tuple[WhatIf, ...] = ()
     primary_estimate: float | None = None
     primary_se: float | None = None
+    primary_note: str | None = None  # why the primary model could not be re-fitted (a small vault), if so
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -170,10 +172,15 @@ def assess(
     current, per_la, suppressed = _released_line(m, "current", "the data as held", profile, study)
     lines: list[WhatIf] = []
     base_estimate = base_se = None
+    note: str | None = None
     if what_if:
         from cscvault.risk.whatif import primary_effect
 
-        base = primary_effect(con, study, None)
+        try:
+            base = primary_effect(con, study, None)
+        except DataError as exc:
+            # A vault too small for the model (e.g. a rank-deficient design) still gets the risk measures.
+            base, note = None, exc.message
         base_estimate, base_se = (base[0], base[1]) if base else (None, None)
         for g in CANDIDATES:
             lines.append(_what_if(con, study, frame, columns, weights, sensitive, profile, g, base, with_suda))
@@ -190,6 +197,7 @@ def assess(
         what_if=tuple(lines),
         primary_estimate=base_estimate,
         primary_se=base_se,
+        primary_note=note,
     )
 
 
@@ -210,7 +218,10 @@ def _what_if(
     recoded = apply_to_key_frame(frame, g)
     m = measure(recoded, columns, weights, sensitive, recoded["la_code"], with_suda=with_suda)
     line, _, _ = _released_line(m, g.id, g.label, profile, study)
-    fit = primary_effect(con, study, g)
+    try:
+        fit = primary_effect(con, study, g) if base is not None else None
+    except DataError:  # this recoding leaves the model unidentifiable: its risk measures still stand
+        fit = None
     if fit is None or base is None:
         return WhatIf(g.id, g.label, line, None, None, None, None, None)
     est, se, n = fit

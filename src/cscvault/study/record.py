@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from cscvault.errors import UsageError
 from cscvault.study.model import Study
 from cscvault.study.notice import join_names, long_date
@@ -45,17 +47,19 @@ def record_entries(study: Study) -> list[tuple[str, str]]:
     ]
 
 
-def render_record(study: Study, fmt: str = "md") -> str:
-    entries = record_entries(study)
+def render_record(study: Study, fmt: str = "md", extra: Sequence[tuple[str, str]] = (), appendix: str = "") -> str:
+    """The record as Markdown or HTML; `extra` entries follow the study's own, and `appendix` (already in
+    `fmt`, e.g. the DPIA annex) follows the record."""
+    entries = [*record_entries(study), *extra]
     title = f"Record of processing activities (UK GDPR Article 30): {study.title}"
     if fmt == "md":
-        return f"# {title}\n\n" + "".join(f"- **{k}:** {v}\n" for k, v in entries)
+        return f"# {title}\n\n" + "".join(f"- **{k}:** {v}\n" for k, v in entries) + appendix
     if fmt == "html":
         from html import escape
 
         rows = "".join(f"<tr><th scope='row'>{escape(k)}</th><td>{escape(v)}</td></tr>" for k, v in entries)
         return (
             f"<!doctype html><html lang='en-GB'><head><meta charset='utf-8'><title>{escape(title)}</title></head>"
-            f"<body><main><h1>{escape(title)}</h1><table>{rows}</table></main></body></html>\n"
+            f"<body><main><h1>{escape(title)}</h1><table>{rows}</table>{appendix}</main></body></html>\n"
         )
     raise UsageError(f"unknown record format '{fmt}' (use md or html)")

@@ -35,7 +35,7 @@ from cscvault.web import auth
 from cscvault.web.auth import Forbidden, Guard, LoginRequired
 from cscvault.web.console import Console
 from cscvault.web.pages import render, route
-from cscvault.web.views import audit_log, complaints, dashboard, deliveries, releases, report, rights
+from cscvault.web.views import audit_log, complaints, dashboard, deliveries, releases, report, rights, risk
 
 # Reachable without a session: the login form, the public privacy notice, and the stylesheet.
 PUBLIC_PATHS = frozenset({"/login", "/notice"})
@@ -64,7 +64,7 @@ def create_app(
     _security_headers(app)
     _error_handlers(app)
     _session_routes(app)
-    for module in (dashboard, deliveries, rights, complaints, releases, report, audit_log):
+    for module in (dashboard, deliveries, rights, complaints, releases, report, audit_log, risk):
         _add_routes(app, module.router)
     app.mount(STATIC_PREFIX, StaticFiles(directory=Path(__file__).parent / "static"), name="static")
     check_guarded(app)

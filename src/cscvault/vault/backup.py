@@ -360,14 +360,6 @@ def restore_backup(
             unproven = current is None and result.head_reached_by is None
             if (unreadable or unproven) and current is None and accept_data_loss is not None:
                 result.override_by = _second_person(vault, accept_data_loss)
-            elif unproven:
-                # The chain of every source ends before the head the DPO kept: a backup taken after some erasure
-                # is missing from this folder, and restoring would bring the erased child back.
-                _, count, _ = audit.parse_head(str(expect))
-                raise VaultStateError(
-                    f"{backup.parent}: no backup there reaches the expected head (entry {count}); a later backup is"
-                    " missing, so erasures made since could come back (nothing was restored)"
-                )
             elif unreadable and current is None:
                 # Without the live vault, later backups are the only record of later erasures: one that cannot
                 # be read may hold an erasure this restore would undo.
@@ -375,6 +367,14 @@ def restore_backup(
                     f"{backup.parent}: {unreadable} other backup file(s) there cannot be read with the identity"
                     " given, so erasures made after this backup cannot be re-applied; give an --identity that"
                     " opens them (nothing was restored)"
+                )
+            elif unproven:
+                # The chain of every source ends before the head the DPO kept: a backup taken after some erasure
+                # is missing from this folder, and restoring would bring the erased child back.
+                _, count, _ = audit.parse_head(str(expect))
+                raise VaultStateError(
+                    f"{backup.parent}: no backup there reaches the expected head (entry {count}); a later backup is"
+                    " missing, so erasures made since could come back (nothing was restored)"
                 )
             backups_rows.append(_register_row(backup, manifest))  # the restored-from backup must expire too
             if aside is not None:  # the replaced vault is one more encrypted copy that must go by the due date

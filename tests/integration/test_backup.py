@@ -87,7 +87,8 @@ def test_round_trip_equals_the_original(template: tuple[Path, x25519.Identity], 
     # The backup holds only ciphertext: no planted value is readable in the file.
     assert files_containing(tmp_path / "b", [n.encode() for _, n in KIDS]) == []
     # the head kept right after the backup is the backup's own entry, recomputed from its manifest and file
-    restored = restore_backup(result.path, tmp_path / "copy", ADMIN, identity=ident, expect=_head(vault))
+    assert result.head == _head(vault)
+    restored = restore_backup(result.path, tmp_path / "copy", ADMIN, identity=ident, expect=result.head)
     assert restored.head_reached_by == result.path.name
     assert restored.statuses_reapplied == 0 and restored.rows_purged == {}
     with open_raw_vault(tmp_path / "copy", ADMIN) as v:

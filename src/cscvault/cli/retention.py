@@ -145,12 +145,14 @@ def backup(
         "size_bytes": result.size_bytes,
         "recipients": list(result.recipients),
         "delete_by": result.delete_by.isoformat(),
+        "head": result.head,
     }
     if json_:
         print_json(doc)
         return
     typer.echo(f"Backup written: {result.path} ({result.size_bytes} bytes, sha256 {result.sha256})")
     typer.echo(f"Encrypted to {len(result.recipients)} recipient(s); it must be destroyed by {doc['delete_by']}.")
+    typer.echo(f"Head (keep it outside the vault; `restore --expect` needs it): {result.head}")
     if len(result.recipients) == 1:
         err(
             "warning: only the vault's own key can decrypt this backup; add --recipient with an offline key"

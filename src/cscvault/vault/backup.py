@@ -8,7 +8,9 @@ from the vault, otherwise losing the vault also loses the means to read its back
 
 Restoring puts the backed-up vault in place, then re-applies every erasure tombstone and restriction
 recorded after the backup was taken, from the current vault (when it exists) and from every newer
-backup of the same vault in the backup's folder, and deletes the erased children's rows again. A
+backup of the same vault in the backup's folder, and deletes the erased children's rows again. Into a
+new folder it must also prove that folder holds every later backup: the head the DPO kept outside
+(`--expect`) must be reached by one of them (see `reaches_head`), else it refuses. A
 backup refuses to restore on or after the study's deletion date. Passwords are those valid when the
 backup was taken (a key slot is part of the snapshot).
 """
@@ -57,6 +59,7 @@ class BackupResult:
     size_bytes: int
     recipients: tuple[str, ...]
     delete_by: dt.date
+    head: str = ""  # the vault's head after this backup: kept outside, a restore's `--expect` proves this backup
 
 
 @dataclass
@@ -149,7 +152,8 @@ def backup_vault(
         except BaseException:
             final.unlink(missing_ok=True)
             raise
-    return BackupResult(final, backup_id, digest, size, all_recipients, study.retention.delete_by)
+        head = vault.head()
+    return BackupResult(final, backup_id, digest, size, all_recipients, study.retention.delete_by, head)
 
 
 def _sha256(path: Path) -> str:

@@ -207,6 +207,8 @@ def test_restore_into_a_new_folder_refuses_without_the_backup_that_reaches_the_k
     assert code == 5, err
     assert len(err.strip().splitlines()) == 1 and "reaches the expected head" in err and "nothing was restored" in err
     assert not new.exists() and not [p for p in tmp_path.iterdir() if p.name.startswith(".new")]
+    code, _, err = _main([*restore, "--expect", "not-a-head"], capsys, monkeypatch)
+    assert code == 2 and "--expect" in err and not new.exists()
     code, _, err = _main(restore, capsys, monkeypatch)  # no head at all: no proof either
     assert code == 5 and "--expect" in err and not new.exists()
 
@@ -218,6 +220,9 @@ def test_restore_into_a_new_folder_refuses_without_the_backup_that_reaches_the_k
     assert held_after == 0 and sum(after.values()) == sum(before.values()) - held
     assert (rid, "erasure") in _requests(new)
     assert _main(["audit", "verify", str(new)], capsys, monkeypatch)[0] == 0
+    with open_raw_vault(new, ADMIN) as v:
+        entry = v.con.execute("SELECT objects FROM audit WHERE action = 'vault.restore'").fetchone()
+    assert entry is not None and json.loads(entry[0])["head_reached_by"] == b2.name
 
     b2.unlink()  # lost for good: only a second person with the dpo role may accept restoring without it
     forced = tmp_path / "forced"

@@ -109,7 +109,12 @@ def test_restore_over_the_live_vault_does_not_resurrect_an_erased_child(
     vault, _ = _copy(template, tmp_path)
     backup = backup_vault(vault, ADMIN, tmp_path / "b")
     _erase_and_restrict(vault)
-    result = restore_backup(backup.path, vault, ADMIN, replace=True)  # the live vault's identity decrypts
+    with open_raw_vault(vault, ADMIN) as v:
+        vault_id = v.vault_id
+    with pytest.raises(VaultStateError, match="rollback"):  # a live vault older than the kept head is no source
+        restore_backup(backup.path, vault, ADMIN, replace=True, expect=f"{vault_id}:9999:{'0' * 64}")
+    # the live vault's identity decrypts; a head kept now is reached by the live vault itself
+    result = restore_backup(backup.path, vault, ADMIN, replace=True, expect=_head(vault))
     assert result.sources == ["current vault"]
     assert result.statuses_reapplied == 2 and result.rows_purged == {"kids": 1}
     with open_raw_vault(vault, ADMIN) as v:

@@ -184,7 +184,8 @@ def restore(
         typer.Option(
             "--expect",
             help="The head printed by `cscvault audit head` after the latest erasure, kept outside the vault."
-            " Restoring into a new folder refuses (exit 5) unless the backup or a later one beside it reaches it.",
+            " Restoring into a new folder refuses (exit 5) unless the backup or a later one beside it reaches it;"
+            " with --replace the live vault must reach it.",
             metavar="HEAD",
         ),
     ] = None,

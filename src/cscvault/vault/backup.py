@@ -295,14 +295,14 @@ def restore_backup(
     backup, vault_dir = Path(backup), Path(vault_dir)
     day = today or clock.today()
     current: _Current | None = None
+    if expect is not None:
+        audit.parse_head(expect)  # a malformed head is a usage error before anything is decrypted
     if vault_dir.exists() or vault_dir.is_symlink():
         keymod.read_keyfile(vault_dir)  # a destroyed vault says so here, and is never restored over
         if not replace:
             raise UsageError(f"{vault_dir}: a vault exists here; add --replace to restore over it")
-        current = _read_current(vault_dir, credentials)
-    if expect is not None:
-        audit.parse_head(expect)  # a malformed head is a usage error before anything is decrypted
-    elif current is None and accept_data_loss is None:
+        current = _read_current(vault_dir, credentials, expect)
+    elif expect is None and accept_data_loss is None:
         raise VaultStateError(
             f"{vault_dir}: restoring into a new folder needs --expect HEAD (printed by `cscvault audit head`"
             " after the latest erasure, kept outside) to prove no later backup is missing (nothing was restored)"
@@ -416,9 +416,12 @@ def _register(con: duckdb.DuckDBPyConnection) -> Register:
     return {t: [tuple(r) for r in con.execute(f"SELECT * FROM main.{t}").fetchall()] for t in REGISTER_TABLES}
 
 
-def _read_current(vault_dir: Path, credentials: Credentials) -> _Current:
+def _read_current(vault_dir: Path, credentials: Credentials, expect: str | None = None) -> _Current:
     with Vault.open(vault_dir, credentials) as vault:
         vault.require_role("admin")
+        problems = audit.check_expected(vault.con, vault.vault_id, expect) if expect is not None else []
+        if problems:  # the live vault is the source of later erasures: it must itself reach the kept head
+            raise VaultStateError(f"{vault_dir}: {problems[0]} (nothing was restored)")
         return _Current(
             vault_id=vault.vault_id,
             keys=vault.keys,

@@ -96,14 +96,16 @@ def append(
     action: str,
     objects: dict[str, Any] | None = None,
     counts: dict[str, int] | None = None,
+    at: str | None = None,
 ) -> Entry:
-    """Append one entry inside the caller's transaction."""
+    """Append one entry inside the caller's transaction (`at`: a time already recorded elsewhere, e.g. in a
+    backup's manifest, so the entry can be recomputed from that record)."""
     objects = objects or {}
     counts = counts or {}
     _check_payload(action, objects, counts)
     seq, prev = last(con)
     seq += 1
-    at = dt.datetime.now(dt.UTC).isoformat(timespec="microseconds")
+    at = at or dt.datetime.now(dt.UTC).isoformat(timespec="microseconds")
     obj, cnt = _canonical(objects), _canonical(counts)
     digest = entry_hash(seq, at, actor, action, obj, cnt, prev)
     con.execute("INSERT INTO audit VALUES (?, ?, ?, ?, ?, ?, ?, ?)", [seq, at, actor, action, obj, cnt, prev, digest])
@@ -205,6 +207,21 @@ def entries(con: duckdb.DuckDBPyConnection, limit: int = 100, offset: int = 0) -
 # -- a head kept outside the vault ------------------------------------------------------------------------
 
 
+def payload_hash(
+    seq: int, at: str, actor: str, action: str, objects: dict[str, Any], counts: dict[str, int], prev_hash: str
+) -> str:
+    """The hash an entry with this payload has: recomputes an entry that a copy does not itself hold."""
+    return entry_hash(seq, at, actor, action, _canonical(objects), _canonical(counts), prev_hash)
+
+
+def parse_head(expected: str) -> tuple[str, int, str]:
+    """(vault id, entry count, hash) of a head printed by `cscvault audit head`."""
+    parts = expected.strip().split(":")
+    if len(parts) != 3 or not parts[1].isdigit() or not re.fullmatch(r"[0-9a-f]{64}", parts[2]):
+        raise UsageError("--expect takes a head printed by `cscvault audit head` (VAULT_ID:COUNT:HASH)")
+    return parts[0], int(parts[1]), parts[2]
+
+
 def format_head(vault_id: str, count: int, head: str) -> str:
     return f"{vault_id}:{count}:{head}"
 
@@ -212,10 +229,7 @@ def format_head(vault_id: str, count: int, head: str) -> str:
 def check_expected(con: duckdb.DuckDBPyConnection, vault_id: str, expected: str) -> list[str]:
     """Problems when the chain does not contain the head a DPO kept outside (printed by `audit head`): the
     vault is then another vault, or an older or different copy of this one (a whole-directory rollback)."""
-    parts = expected.strip().split(":")
-    if len(parts) != 3 or not parts[1].isdigit() or not re.fullmatch(r"[0-9a-f]{64}", parts[2]):
-        raise UsageError("--expect takes a head printed by `cscvault audit head` (VAULT_ID:COUNT:HASH)")
-    want_id, count, head = parts[0], int(parts[1]), parts[2]
+    want_id, count, head = parse_head(expected)
     if want_id != vault_id:
         return [f"this is vault {vault_id}, not the vault {want_id} of the expected head"]
     row = con.execute("SELECT hash FROM audit WHERE seq = ?", [count]).fetchone()

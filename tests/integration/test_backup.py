@@ -66,6 +66,12 @@ def _dump(v: Vault, skip: tuple[str, ...] = ("audit", "backups")) -> dict[str, l
     return {t: sorted(v.con.execute(f'SELECT * FROM "{t}"').fetchall(), key=repr) for t in tables if t not in skip}
 
 
+def _head(path: Path) -> str:
+    """The head a DPO keeps outside the vault (`cscvault audit head`)."""
+    with open_raw_vault(path, ADMIN) as v:
+        return v.head()
+
+
 def _kids(path: Path) -> set[str]:
     with open_raw_vault(path, ADMIN) as v:
         return {str(r[0]) for r in v.con.execute("SELECT child_key FROM kids").fetchall()}
@@ -80,7 +86,10 @@ def test_round_trip_equals_the_original(template: tuple[Path, x25519.Identity], 
     assert registered == [(result.backup_id, result.sha256, dt.date(2033, 10, 31))]
     # The backup holds only ciphertext: no planted value is readable in the file.
     assert files_containing(tmp_path / "b", [n.encode() for _, n in KIDS]) == []
-    restored = restore_backup(result.path, tmp_path / "copy", ADMIN, identity=ident)
+    # the head kept right after the backup is the backup's own entry, recomputed from its manifest and file
+    assert result.head == _head(vault)
+    restored = restore_backup(result.path, tmp_path / "copy", ADMIN, identity=ident, expect=result.head)
+    assert restored.head_reached_by == result.path.name
     assert restored.statuses_reapplied == 0 and restored.rows_purged == {}
     with open_raw_vault(tmp_path / "copy", ADMIN) as v:
         after = _dump(v)
@@ -100,7 +109,12 @@ def test_restore_over_the_live_vault_does_not_resurrect_an_erased_child(
     vault, _ = _copy(template, tmp_path)
     backup = backup_vault(vault, ADMIN, tmp_path / "b")
     _erase_and_restrict(vault)
-    result = restore_backup(backup.path, vault, ADMIN, replace=True)  # the live vault's identity decrypts
+    with open_raw_vault(vault, ADMIN) as v:
+        vault_id = v.vault_id
+    with pytest.raises(VaultStateError, match="rollback"):  # a live vault older than the kept head is no source
+        restore_backup(backup.path, vault, ADMIN, replace=True, expect=f"{vault_id}:9999:{'0' * 64}")
+    # the live vault's identity decrypts; a head kept now is reached by the live vault itself
+    result = restore_backup(backup.path, vault, ADMIN, replace=True, expect=_head(vault))
     assert result.sources == ["current vault"]
     assert result.statuses_reapplied == 2 and result.rows_purged == {"kids": 1}
     with open_raw_vault(vault, ADMIN) as v:
@@ -122,8 +136,9 @@ def test_restore_after_losing_the_vault_uses_newer_backups_as_the_tombstone_ledg
     old = backup_vault(vault, ADMIN, tmp_path / "b")
     _erase_and_restrict(vault)
     backup_vault(vault, ADMIN, tmp_path / "b")
-    shutil.rmtree(vault)  # the disk is lost; only the backups and the identity remain
-    result = restore_backup(old.path, vault, ADMIN, identity=ident)
+    head = _head(vault)
+    shutil.rmtree(vault)  # the disk is lost; only the backups, the identity and the DPO's head remain
+    result = restore_backup(old.path, vault, ADMIN, identity=ident, expect=head)
     assert len(result.sources) == 1 and result.sources[0].endswith(".age")
     kids = _kids(vault)
     assert ERASED not in kids and RESTRICTED in kids and len(kids) == len(KIDS) - 1
@@ -134,18 +149,19 @@ def test_tampered_backup_or_wrong_identity_fails_clearly(
 ) -> None:
     vault, ident = _copy(template, tmp_path)
     backup = backup_vault(vault, ADMIN, tmp_path / "b")
+    head = _head(vault)
     data = bytearray(backup.path.read_bytes())
     data[len(data) // 2] ^= 0x01
     tampered = tmp_path / "tampered.age"
     tampered.write_bytes(bytes(data))
     with pytest.raises(TamperedError, match="damaged or altered") as exc:
-        restore_backup(tampered, tmp_path / "t1", ADMIN, identity=ident)
+        restore_backup(tampered, tmp_path / "t1", ADMIN, identity=ident, expect=head)
     assert "\n" not in str(exc.value)
     with pytest.raises(AuthError, match="wrong key"):
-        restore_backup(backup.path, tmp_path / "t2", ADMIN, identity=x25519.Identity.generate())
+        restore_backup(backup.path, tmp_path / "t2", ADMIN, identity=x25519.Identity.generate(), expect=head)
     (tmp_path / "junk.age").write_bytes(b"not a backup at all")
     with pytest.raises(TamperedError, match="not an age-encrypted"):
-        restore_backup(tmp_path / "junk.age", tmp_path / "t3", ADMIN, identity=ident)
+        restore_backup(tmp_path / "junk.age", tmp_path / "t3", ADMIN, identity=ident, expect=head)
     with pytest.raises(UsageError, match="--replace"):
         restore_backup(backup.path, vault, ADMIN, identity=ident)
     # nothing half-made was left behind
@@ -159,7 +175,9 @@ def test_backups_refuse_to_restore_from_the_deletion_date(
     backup = backup_vault(vault, ADMIN, tmp_path / "b")
     assert read_manifest(backup.path, [ident])["delete_by"] == "2033-10-31"
     with pytest.raises(VaultStateError, match="due for deletion on 2033-10-31"):
-        restore_backup(backup.path, tmp_path / "late", ADMIN, identity=ident, today=dt.date(2033, 10, 31))
+        restore_backup(
+            backup.path, tmp_path / "late", ADMIN, identity=ident, today=dt.date(2033, 10, 31), expect=_head(vault)
+        )
     assert not (tmp_path / "late").exists()
 
 
@@ -190,9 +208,13 @@ def test_cli_backup_to_an_offline_recipient_and_restore_with_its_identity(
     assert code == 0, err
     doc = json.loads(out)
     assert len(doc["recipients"]) == 2 and doc["delete_by"] == "2033-10-31"
-    code, out, err = _main(
-        ["restore", doc["backup"], "--to", str(tmp_path / "r"), "--identity", str(tmp_path / "offline.key")], capsys
-    )
+    restore = ["restore", doc["backup"], "--to", str(tmp_path / "r"), "--identity", str(tmp_path / "offline.key")]
+    # Into a new folder, without the head the DPO kept: no proof that no later backup is missing.
+    code, out, err = _main(restore, capsys)
+    assert code == 5 and "--expect" in err and len(err.strip().splitlines()) == 1 and not (tmp_path / "r").exists()
+    code, head, err = _main(["audit", "head", str(vault)], capsys)
+    assert code == 0, err
+    code, out, err = _main([*restore, "--expect", head.strip()], capsys)
     assert code == 0, err
     assert "Restored backup" in out
     assert _kids(tmp_path / "r") == {k for k, _ in KIDS}

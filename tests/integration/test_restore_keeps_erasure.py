@@ -122,12 +122,15 @@ def test_restore_never_brings_an_erased_child_back_and_keeps_the_register(
     assert code == 0, err
     backup = json.loads(out)["backup"]
     rid = _erase(vault, la, child, capsys, monkeypatch)
+    code, head, err = _main(["audit", "head", str(vault)], capsys, monkeypatch, user="dee")
+    assert code == 0, err  # the DPO keeps this outside the vault after the erasure
     # Later work: another request, whose id must not be issued twice after the restore.
     target = vault if replace else tmp_path / "new"
     args = ["restore", backup, "--to", str(target), "--identity", str(tmp_path / "offline.key")]
     if replace:
         args.append("--replace")
     else:
+        args += ["--expect", head.strip()]
         later = ["backup", str(vault), "--to", str(tmp_path / "b")]
         code, _, err = _main(later, capsys, monkeypatch)
         assert code == 0, err
@@ -170,3 +173,66 @@ def test_restore_never_brings_an_erased_child_back_and_keeps_the_register(
     assert json.loads(out)["child_held"] is False
     code, _, _ = _main(["audit", "verify", str(target)], capsys, monkeypatch)
     assert code == 0
+
+
+def test_restore_into_a_new_folder_refuses_without_the_backup_that_reaches_the_kept_head(
+    setup: tuple[Path, str, str], tmp_path: Path, capsys, monkeypatch
+) -> None:
+    """B1, erase a child, keep the head, B2; with B2 deleted the restore of B1 cannot prove it has the erasure."""
+    vault = tmp_path / "v"
+    shutil.copytree(setup[0], vault)
+    la, child = setup[1], setup[2]
+    with open_raw_vault(vault, ADMIN) as v:
+        key = v.child_key(la, child)
+    before, held = _counts(vault, key)
+    assert held > 0
+    offline = x25519.Identity.generate()
+    (tmp_path / "offline.key").write_text(f"{offline}\n")
+    (tmp_path / "b").mkdir()
+    backup = ["backup", str(vault), "--to", str(tmp_path / "b"), "--recipient", str(offline.to_public()), "--json"]
+    code, out, err = _main(backup, capsys, monkeypatch)
+    assert code == 0, err
+    b1 = Path(json.loads(out)["backup"])
+    rid = _erase(vault, la, child, capsys, monkeypatch)
+    code, head, err = _main(["audit", "head", str(vault)], capsys, monkeypatch, user="dee")
+    assert code == 0, err
+    code, out, err = _main(backup, capsys, monkeypatch)
+    assert code == 0, err
+    b2 = Path(json.loads(out)["backup"])
+    b2.rename(tmp_path / b2.name)  # the later backup is lost from the backup folder
+    new = tmp_path / "new"
+    restore = ["restore", str(b1), "--to", str(new), "--identity", str(tmp_path / "offline.key")]
+
+    code, out, err = _main([*restore, "--expect", head.strip()], capsys, monkeypatch)
+    assert code == 5, err
+    assert len(err.strip().splitlines()) == 1 and "reaches the expected head" in err and "nothing was restored" in err
+    assert not new.exists() and not [p for p in tmp_path.iterdir() if p.name.startswith(".new")]
+    code, _, err = _main([*restore, "--expect", "not-a-head"], capsys, monkeypatch)
+    assert code == 2 and "--expect" in err and not new.exists()
+    code, _, err = _main(restore, capsys, monkeypatch)  # no head at all: no proof either
+    assert code == 5 and "--expect" in err and not new.exists()
+
+    (tmp_path / b2.name).rename(b2)  # with the later backup back, the head is reached and the child stays erased
+    code, out, err = _main([*restore, "--expect", head.strip()], capsys, monkeypatch)
+    assert code == 0, err
+    assert f"The expected head is in {b2.name}" in out and "Re-applied 1 erasure" in out
+    after, held_after = _counts(new, key)
+    assert held_after == 0 and sum(after.values()) == sum(before.values()) - held
+    assert (rid, "erasure") in _requests(new)
+    assert _main(["audit", "verify", str(new)], capsys, monkeypatch)[0] == 0
+    with open_raw_vault(new, ADMIN) as v:
+        entry = v.con.execute("SELECT objects FROM audit WHERE action = 'vault.restore'").fetchone()
+    assert entry is not None and json.loads(entry[0])["head_reached_by"] == b2.name
+
+    b2.unlink()  # lost for good: only a second person with the dpo role may accept restoring without it
+    forced = tmp_path / "forced"
+    override = ["restore", str(b1), "--to", str(forced), "--identity", str(tmp_path / "offline.key")]
+    override += ["--expect", head.strip(), "--i-accept-data-loss", "dee"]
+    monkeypatch.setenv("CSCVAULT_SECOND_PASSWORD", DPO_PASSWORD)
+    code, out, err = _main(override, capsys, monkeypatch)
+    assert code == 0 and "accepted by dee" in err and "expected head was not reached" in err, err
+    with open_raw_vault(forced, ADMIN) as v:
+        entry = v.con.execute("SELECT actor, objects FROM audit WHERE action = 'vault.restore'").fetchone()
+    assert entry is not None and entry[0] == "admin" and json.loads(entry[1])["override_by"] == "dee"
+    _, held_forced = _counts(forced, key)
+    assert held_forced == held  # what the override accepted: the erasure in the lost backup is not re-applied

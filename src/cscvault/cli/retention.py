@@ -145,12 +145,14 @@ def backup(
         "size_bytes": result.size_bytes,
         "recipients": list(result.recipients),
         "delete_by": result.delete_by.isoformat(),
+        "head": result.head,
     }
     if json_:
         print_json(doc)
         return
     typer.echo(f"Backup written: {result.path} ({result.size_bytes} bytes, sha256 {result.sha256})")
     typer.echo(f"Encrypted to {len(result.recipients)} recipient(s); it must be destroyed by {doc['delete_by']}.")
+    typer.echo(f"Head (keep it outside the vault; `restore --expect` needs it): {result.head}")
     if len(result.recipients) == 1:
         err(
             "warning: only the vault's own key can decrypt this backup; add --recipient with an offline key"
@@ -172,9 +174,19 @@ def restore(
         str | None,
         typer.Option(
             "--i-accept-data-loss",
-            help="A dpo user (the second person) who accepts restoring although later backups cannot be read;"
-            " their password comes from CSCVAULT_SECOND_PASSWORD or a prompt. Audited.",
+            help="A dpo user (the second person) who accepts restoring although later backups cannot be read"
+            " or --expect is not reached; their password comes from CSCVAULT_SECOND_PASSWORD or a prompt. Audited.",
             metavar="DPO_USER",
+        ),
+    ] = None,
+    expect: Annotated[
+        str | None,
+        typer.Option(
+            "--expect",
+            help="The head printed by `cscvault audit head` after the latest erasure, kept outside the vault."
+            " Restoring into a new folder refuses (exit 5) unless the backup or a later one beside it reaches it;"
+            " with --replace the live vault must reach it.",
+            metavar="HEAD",
         ),
     ] = None,
     user: UserOption = None,
@@ -191,7 +203,13 @@ def restore(
             accept_data_loss, secret("CSCVAULT_SECOND_PASSWORD", f"Password for {accept_data_loss}")
         )
     result = api.restore_backup(
-        backup_file, to, credentials(user, recovery), identity=ident, replace=replace, accept_data_loss=second
+        backup_file,
+        to,
+        credentials(user, recovery),
+        identity=ident,
+        replace=replace,
+        accept_data_loss=second,
+        expect=expect,
     )
     doc = {
         "vault": str(result.path),
@@ -201,6 +219,8 @@ def restore(
         "rows_purged": result.rows_purged,
         "sources": result.sources,
         "unreadable_backups": result.unreadable_backups,
+        "head_reached_by": result.head_reached_by,
+        "override_by": result.override_by,
         "register_rows": result.register_rows,
         "replaced_vault_moved_to": str(result.replaced_vault_moved_to) if result.replaced_vault_moved_to else None,
     }
@@ -215,7 +235,14 @@ def restore(
         f" rights register and rectifications ({result.register_rows} row(s)) from"
         f" {result.sources[0] if result.sources else 'the backup itself'}."
     )
-    if result.override_by:
+    if result.head_reached_by:
+        typer.echo(f"The expected head is in {result.head_reached_by}: no later erasure is missing.")
+    if result.override_by and result.head_reached_by is None:
+        err(
+            f"warning: restored without proof that every later backup is here (the expected head was not reached),"
+            f" accepted by {result.override_by} (audited); erasures made since may NOT be re-applied"
+        )
+    elif result.override_by:
         err(
             f"warning: restored without {result.unreadable_backups} unreadable later backup(s), accepted by"
             f" {result.override_by} (audited); erasures they hold were NOT re-applied"

@@ -8,7 +8,9 @@ from the vault, otherwise losing the vault also loses the means to read its back
 
 Restoring puts the backed-up vault in place, then re-applies every erasure tombstone and restriction
 recorded after the backup was taken, from the current vault (when it exists) and from every newer
-backup of the same vault in the backup's folder, and deletes the erased children's rows again. A
+backup of the same vault in the backup's folder, and deletes the erased children's rows again. Into a
+new folder it must also prove that folder holds every later backup: the head the DPO kept outside
+(`--expect`) must be reached by one of them (see `reaches_head`), else it refuses. A
 backup refuses to restore on or after the study's deletion date. Passwords are those valid when the
 backup was taken (a key slot is part of the snapshot).
 """
@@ -57,6 +59,7 @@ class BackupResult:
     size_bytes: int
     recipients: tuple[str, ...]
     delete_by: dt.date
+    head: str = ""  # the vault's head after this backup: kept outside, a restore's `--expect` proves this backup
 
 
 @dataclass
@@ -69,6 +72,7 @@ class RestoreResult:
     sources: list[str] = field(default_factory=list)
     unreadable_backups: int = 0
     override_by: str | None = None  # the second person who accepted restoring without every later backup
+    head_reached_by: str | None = None  # the source whose chain holds the head given with --expect
     register_rows: int = 0  # rows of the rights register and rectifications carried from the newest source
     replaced_vault_moved_to: Path | None = None
 
@@ -137,11 +141,19 @@ def backup_vault(
                         entries,
                     ],
                 )
-                vault.record("vault.backup", {"backup_id": backup_id, "sha256": digest}, {"files": len(files)})
+                # Stamped with the manifest's time: a restore can then recompute this entry from the backup
+                # file and its manifest, so a head kept right after a backup is reached by that backup.
+                vault.record(
+                    "vault.backup",
+                    {"backup_id": backup_id, "sha256": digest},
+                    {"files": len(files)},
+                    at=str(manifest["created_at"]),
+                )
         except BaseException:
             final.unlink(missing_ok=True)
             raise
-    return BackupResult(final, backup_id, digest, size, all_recipients, study.retention.delete_by)
+        head = vault.head()
+    return BackupResult(final, backup_id, digest, size, all_recipients, study.retention.delete_by, head)
 
 
 def _sha256(path: Path) -> str:
@@ -266,8 +278,14 @@ def restore_backup(
     replace: bool = False,
     today: dt.date | None = None,
     accept_data_loss: Credentials | None = None,
+    expect: str | None = None,
 ) -> RestoreResult:
     """Restore `backup` as the vault at `vault_dir`, re-applying later erasures and restrictions.
+
+    Into a new folder the later backups beside `backup` are the only record of later erasures, so the restore
+    must prove it has them all: `expect` (a head printed by `cscvault audit head` and kept outside) must be an
+    entry of the chain of one of those sources, else it refuses (VaultStateError) - unless a second person
+    with the dpo role accepts the loss (`accept_data_loss`), which the restore's audit entry records.
 
     When a vault exists at `vault_dir` (only with `replace`), it is opened with `credentials` first:
     its tombstones, restrictions and backup register are carried into the restored vault, its age
@@ -277,11 +295,18 @@ def restore_backup(
     backup, vault_dir = Path(backup), Path(vault_dir)
     day = today or clock.today()
     current: _Current | None = None
+    if expect is not None:
+        audit.parse_head(expect)  # a malformed head is a usage error before anything is decrypted
     if vault_dir.exists() or vault_dir.is_symlink():
         keymod.read_keyfile(vault_dir)  # a destroyed vault says so here, and is never restored over
         if not replace:
             raise UsageError(f"{vault_dir}: a vault exists here; add --replace to restore over it")
-        current = _read_current(vault_dir, credentials)
+        current = _read_current(vault_dir, credentials, expect)
+    elif expect is None and accept_data_loss is None:
+        raise VaultStateError(
+            f"{vault_dir}: restoring into a new folder needs --expect HEAD (printed by `cscvault audit head`"
+            " after the latest erasure, kept outside) to prove no later backup is missing (nothing was restored)"
+        )
     identities = [i for i in (identity, current.identity if current else None) if i is not None]
     if not identities:
         raise UsageError("no identity to decrypt the backup: give --identity FILE (or restore over the live vault)")
@@ -324,15 +349,20 @@ def restore_backup(
                 backups_rows += current.backups
                 register = current.register
                 result.sources.append("current vault")
-            newer, unreadable = _newer_backups_state(backup, manifest, identities, vault.keys.data_key)
-            for label, st, bk, reg in newer:  # oldest first: the newest backup's register stands
+            if expect is not None and reaches_head(vault.con, manifest, backup, expect):
+                result.head_reached_by = backup.name
+            newer, unreadable = _newer_backups_state(backup, manifest, identities, vault.keys.data_key, expect)
+            for label, st, bk, reg, reached in newer:  # oldest first: the newest backup's register stands
                 statuses |= st
                 backups_rows += bk
                 if current is None:
                     register = reg
                 result.sources.append(label)
+                if reached:
+                    result.head_reached_by = label
             result.unreadable_backups = unreadable
-            if unreadable and current is None and accept_data_loss is not None:
+            unproven = current is None and result.head_reached_by is None
+            if (unreadable or unproven) and current is None and accept_data_loss is not None:
                 result.override_by = _second_person(vault, accept_data_loss)
             elif unreadable and current is None:
                 # Without the live vault, later backups are the only record of later erasures: one that cannot
@@ -341,6 +371,14 @@ def restore_backup(
                     f"{backup.parent}: {unreadable} other backup file(s) there cannot be read with the identity"
                     " given, so erasures made after this backup cannot be re-applied; give an --identity that"
                     " opens them (nothing was restored)"
+                )
+            elif unproven:
+                # The chain of every source ends before the head the DPO kept: a backup taken after some erasure
+                # is missing from this folder, and restoring would bring the erased child back.
+                _, count, _ = audit.parse_head(str(expect))
+                raise VaultStateError(
+                    f"{backup.parent}: no backup there reaches the expected head (entry {count}); a later backup is"
+                    " missing, so erasures made since could come back (nothing was restored)"
                 )
             backups_rows.append(_register_row(backup, manifest))  # the restored-from backup must expire too
             if aside is not None:  # the replaced vault is one more encrypted copy that must go by the due date
@@ -378,9 +416,12 @@ def _register(con: duckdb.DuckDBPyConnection) -> Register:
     return {t: [tuple(r) for r in con.execute(f"SELECT * FROM main.{t}").fetchall()] for t in REGISTER_TABLES}
 
 
-def _read_current(vault_dir: Path, credentials: Credentials) -> _Current:
+def _read_current(vault_dir: Path, credentials: Credentials, expect: str | None = None) -> _Current:
     with Vault.open(vault_dir, credentials) as vault:
         vault.require_role("admin")
+        problems = audit.check_expected(vault.con, vault.vault_id, expect) if expect is not None else []
+        if problems:  # the live vault is the source of later erasures: it must itself reach the kept head
+            raise VaultStateError(f"{vault_dir}: {problems[0]} (nothing was restored)")
         return _Current(
             vault_id=vault.vault_id,
             keys=vault.keys,
@@ -433,12 +474,19 @@ def _open_staging(staging: Path, credentials: Credentials, keys: keymod.VaultKey
         lock.close()
 
 
+_Newer = tuple[str, set[tuple[str, str, Any, Any]], list[tuple[Any, ...]], Register, bool]
+
+
 def _newer_backups_state(
-    backup: Path, manifest: dict[str, Any], identities: list[x25519.Identity], data_key: bytes
-) -> tuple[list[tuple[str, set[tuple[str, str, Any, Any]], list[tuple[Any, ...]], Register]], int]:
-    """Tombstones, backup registers and rights registers from later backups of the same vault in the same
-    folder, oldest first."""
-    found: list[tuple[str, set[tuple[str, str, Any, Any]], list[tuple[Any, ...]], Register, str]] = []
+    backup: Path,
+    manifest: dict[str, Any],
+    identities: list[x25519.Identity],
+    data_key: bytes,
+    expect: str | None = None,
+) -> tuple[list[_Newer], int]:
+    """Tombstones, backup registers, rights registers and whether the chain reaches `expect`, from later
+    backups of the same vault in the same folder, oldest first."""
+    found: list[tuple[str, _Newer]] = []
     unreadable = 0
     for other in sorted(backup.parent.glob(f"*{SUFFIX}")):
         if other.resolve() == backup.resolve():
@@ -455,11 +503,39 @@ def _newer_backups_state(
             con = connect(Path(tmp), data_key)
             try:
                 with translate_errors(Path(tmp)):
-                    found.append((other.name, _statuses(con), _backup_rows(con), _register(con), str(m["created_at"])))
+                    reached = expect is not None and reaches_head(con, m, other, expect)
+                    state = (other.name, _statuses(con), _backup_rows(con), _register(con), reached)
+                    found.append((str(m["created_at"]), state))
             finally:
                 con.close()
-    found.sort(key=lambda f: f[4])
-    return [(name, st, bk, reg) for name, st, bk, reg, _ in found], unreadable
+    found.sort(key=lambda f: f[0])
+    return [state for _, state in found], unreadable
+
+
+def reaches_head(con: duckdb.DuckDBPyConnection, manifest: dict[str, Any], file: Path, expect: str) -> bool:
+    """Whether the backup `file` (its snapshot open on `con`) proves the history up to the head `expect`.
+
+    Either the snapshot's chain holds that entry, or the head is the backup's own `vault.backup` entry, written
+    just after the snapshot: it is recomputed from the manifest and the file's SHA-256. The chain lives inside the
+    AES-GCM database, so no one without the data key can make a copy that holds a head it did not reach; the
+    recomputed entry binds the exact file, so a forged manifest cannot match.
+    """
+    if not audit.check_expected(con, str(manifest["vault_id"]), expect):
+        return True
+    want_id, count, head = audit.parse_head(expect)
+    entries, last_hash = audit.last(con)
+    if want_id != manifest["vault_id"] or count != entries + 1 or last_hash != manifest.get("audit_head"):
+        return False
+    own = audit.payload_hash(
+        count,
+        str(manifest["created_at"]),
+        str(manifest.get("created_by", "")),
+        "vault.backup",
+        {"backup_id": str(manifest["backup_id"]), "sha256": _sha256(file)},
+        {"files": len(manifest["files"])},
+        last_hash,
+    )
+    return own == head
 
 
 def _second_person(vault: Vault, second: Credentials) -> str:
@@ -549,6 +625,8 @@ def _reapply(
         objects: dict[str, Any] = {"backup_id": result.backup_id}
         if result.override_by:
             objects["override_by"] = result.override_by
+        if result.head_reached_by:
+            objects["head_reached_by"] = result.head_reached_by
         vault.record(
             "vault.restore",
             objects,

@@ -315,11 +315,17 @@ class Vault:
         finally:
             self._in_tx = False
 
-    def record(self, action: str, objects: dict[str, Any] | None = None, counts: dict[str, int] | None = None) -> None:
+    def record(
+        self,
+        action: str,
+        objects: dict[str, Any] | None = None,
+        counts: dict[str, int] | None = None,
+        at: str | None = None,
+    ) -> None:
         """Append an audit entry; must be called inside `transaction()`."""
         if not self._in_tx:
             raise RuntimeError("audit entries are written inside a transaction")
-        audit.append(self.con, self.actor, action, objects, counts)
+        audit.append(self.con, self.actor, action, objects, counts, at)
 
     def verify_audit(self, expect: str | None = None) -> audit.AuditReport:
         """The audit chain against the authenticated head and the key file's seal, after reading every block of

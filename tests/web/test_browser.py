@@ -124,6 +124,9 @@ def test_checker_approves_another_users_release(browser, server: str, web_vault:
     page.get_by_role("link", name="Releases").first.click()
     page.get_by_role("link", name=web_vault.releases[0]).click()
     assert page.get_by_text("requested").first.is_visible()
+    assert page.get_by_role("button", name="Approve").is_disabled()  # not before its file has been opened
+    page.get_by_role("link", name="Open referrals_by_la.csv").click()
+    page.get_by_role("link", name=f"Back to release {web_vault.releases[0]}").click()
     assert page.get_by_role("button", name="Approve").is_enabled()
     page.get_by_label("Note for the record").fill("Counts above the threshold; fine to release.")
     _shot(page, "checker-release")

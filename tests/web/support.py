@@ -125,8 +125,8 @@ REVIEW_RUN = "abcdef012345"
 # The report tries everything a sandboxed frame must stop: a script, an event handler and a form.
 REVIEW_REPORT = (
     b"<!doctype html><html><head><style>h1{color:#036}</style></head><body><h1>Release review report</h1>"
-    b"<p id='said'>odds ratio 0.81</p><script>document.title='script ran'</script>"
-    b"<img src=x onerror=\"document.title='handler ran'\"></body></html>"
+    b"<p id='said'>odds ratio 0.81</p><script>document.getElementById('said').textContent='script ran'</script>"
+    b"<img src=x alt='' onerror=\"document.getElementById('said').textContent='handler ran'\"></body></html>"
 )
 # 3 referrals in Derby 2021-Q2 is under every profile's threshold: that cell fails, with its reason.
 REVIEW_TABLE = b"la,period,referrals\nWalsall,2021-Q1,120\nWalsall,2021-Q2,135\nDerby,2021-Q1,98\nDerby,2021-Q2,3\n"

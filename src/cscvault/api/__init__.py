@@ -106,6 +106,7 @@ _export(
     "Release",
     "ReleaseDetail",
     "ReleaseFile",
+    "ReleaseOutput",
 )
 _export("cscvault.disclosure.release_review", "REVIEW_ROLES", "ReviewState")
 _export("cscvault.disclosure.check", "CheckedTable", "check_file")
@@ -279,6 +280,7 @@ if TYPE_CHECKING:  # the same names, eagerly, for type checkers
         Release as Release,
         ReleaseDetail as ReleaseDetail,
         ReleaseFile as ReleaseFile,
+        ReleaseOutput as ReleaseOutput,
     )
     from cscvault.disclosure.release_review import (
         REVIEW_ROLES as REVIEW_ROLES,

@@ -102,15 +102,23 @@ def table_view(file: api.ReleaseFile) -> TableView:
     return TableView(file.output.name, columns, out, counts, withheld)
 
 
-def _underlying(vault: api.VaultSession, detail: api.ReleaseDetail, meta: dict[str, Any]) -> tuple[str | None, Any]:
-    """The name of the table a figure draws, and its checked view when that table is part of this release."""
+@dataclass(frozen=True)
+class Underlying:
+    """The data a figure draws: its name, the file of this release holding it, and its checked cells."""
+
+    name: str
+    output: api.ReleaseOutput | None
+    table: TableView | None
+
+
+def _underlying(vault: api.VaultSession, detail: api.ReleaseDetail, meta: dict[str, Any]) -> Underlying | None:
     name = meta.get("data")
     if not isinstance(name, str):
-        return None, None
+        return None
     match = next((o for o in detail.outputs if o.name == name), None)
     if match is None or match.kind != "table":
-        return name, None
-    return name, table_view(vault.release_file(detail.release.release_id, match.position))
+        return Underlying(name, match, None)
+    return Underlying(name, match, table_view(vault.release_file(detail.release.release_id, match.position)))
 
 
 @route(router, "GET", "/releases/{release_id}/files/{position}", api.REVIEW_ROLES)
@@ -123,13 +131,13 @@ def review_file(request: Request, release_id: ReleaseId, position: Position) -> 
         state = vault.release_review_state(release_id)
         kind = file.output.kind
         table = table_view(file) if kind == "table" else None
-        data_name, data_table = _underlying(vault, detail, file.output.meta) if kind == "figure" else (None, None)
+        data = _underlying(vault, detail, file.output.meta) if kind == "figure" else None
     text = None
     if kind not in ("table", "html", "figure"):
         text = file.content.decode("utf-8", errors="replace")
     return render(
         request, "release_file.html", session, r=detail.release, detail=detail, o=file.output, table=table,
-        data_name=data_name, data_table=data_table, text=text, state=state,
+        data=data, text=text, state=state,
     )  # fmt: skip
 
 

@@ -113,3 +113,19 @@ def test_a_table_shows_each_cells_verdict_and_a_plot_its_table(as_role, web_vaul
         assert page.count('data-verdict="pass"') == 3  # the other counts pass
     plot = checker.get(f"/releases/{rid}/files/2").text
     assert f'<img class="figure" src="/releases/{rid}/files/2/image"' in plot
+
+
+def test_a_tampered_file_is_refused_on_review_and_not_counted_as_opened(as_role, web_vault: WebVault) -> None:  # type: ignore[no-untyped-def]
+    rid = request_review_release(web_vault.path, "tampered")
+    where = "WHERE release_id = ? AND position = 1"
+    with open_raw_vault(web_vault.path, ADMIN) as v, v.transaction() as con:
+        original = con.execute(f"SELECT content FROM release_outputs {where}", [rid]).fetchone()[0]
+        con.execute(f"UPDATE release_outputs SET content = ? {where}", [bytes(original).replace(b",3", b",30"), rid])
+    try:
+        response = as_role("checker").client.get(f"/releases/{rid}/files/1")
+        assert response.status_code == 409
+        assert f"release {rid}: stored file quarterly.csv does not match what was checked" in response.text
+    finally:  # put it back: other tests list every release
+        with open_raw_vault(web_vault.path, ADMIN) as v, v.transaction() as con:
+            con.execute(f"UPDATE release_outputs SET content = ? {where}", [bytes(original), rid])
+    assert 1 not in api.release_review_state(web_vault.path, CHECKER, rid).opened

@@ -40,6 +40,7 @@ class WebVault:
     access_request: str  # an identified access request the browser test acts on
     releases: list[str]  # requested by the analyst 'ana'
     synth_ids: list[str]  # LA child ids and referral ids from the ingested synthetic returns
+    review_release: str  # requested by 'ana': a report, a table with a failing cell, and a plot of that table
 
 
 def build_web_vault(root: Path) -> WebVault:
@@ -99,6 +100,7 @@ def build_web_vault(root: Path) -> WebVault:
     table.write_text("la,period,referrals\nWalsall,2021-Q1,120\nWalsall,2021-Q2,135\nDerby,2021-Q1,98\n")
     from cscvault.vault.run_outputs import RunOutput, store_outputs
 
+    _store_review_outputs(path)  # first: the console's /report shows the newest run's report.html
     with open_raw_vault(path, ADMIN) as v:  # a release names a run's stored outputs
         report_html = (
             b"<!doctype html><html><head><style>body{color:#000}</style></head>"
@@ -109,13 +111,59 @@ def build_web_vault(root: Path) -> WebVault:
             [RunOutput(table.name, "table", table.read_bytes()), RunOutput("report.html", "html", report_html)],
         )  # fmt: skip
     releases = [api.release_request(path, ANALYST, [table], f"quarterly table {i}").release_id for i in range(3)]
+    review_release = request_review_release(path)
     report_dir = root / "reports"
     (report_dir / "run1").mkdir(parents=True)
     (report_dir / "run1" / "report.html").write_text(
         "<!doctype html><html><head><style>body{color:#000}</style></head>"
         "<body><h1>Primary analysis</h1><p>odds ratio 0.81</p></body></html>"
     )
-    return WebVault(path, report_dir, keys, access, releases, synth_ids)
+    return WebVault(path, report_dir, keys, access, releases, synth_ids, review_release)
+
+
+REVIEW_RUN = "abcdef012345"
+# The report tries everything a sandboxed frame must stop: a script, an event handler and a form.
+REVIEW_REPORT = (
+    b"<!doctype html><html><head><style>h1{color:#036}</style></head><body><h1>Release review report</h1>"
+    b"<p id='said'>odds ratio 0.81</p><script>document.getElementById('said').textContent='script ran'</script>"
+    b"<img src=x alt='' onerror=\"document.getElementById('said').textContent='handler ran'\"></body></html>"
+)
+# 3 referrals in Derby 2021-Q2 is under every profile's threshold: that cell fails, with its reason.
+REVIEW_TABLE = b"la,period,referrals\nWalsall,2021-Q1,120\nWalsall,2021-Q2,135\nDerby,2021-Q1,98\nDerby,2021-Q2,3\n"
+
+
+def tiny_png() -> bytes:
+    """A valid 2x2 grey PNG, written by hand (no plotting library needed)."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    raw = b"".join(b"\x00" + b"\x80\x80" for _ in range(2))
+    header = struct.pack(">IIBBBBB", 2, 2, 8, 0, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b"")
+
+
+REVIEW_NAMES = ("review_report.html", "quarterly.csv", "quarterly.png")
+
+
+def _store_review_outputs(path: Path) -> None:
+    """Three stored outputs of one run: a report, a table with a failing cell, and a plot of that table."""
+    from cscvault.vault.run_outputs import RunOutput, store_outputs
+
+    outputs = [
+        RunOutput(REVIEW_NAMES[0], "html", REVIEW_REPORT, {"title": "analysis report"}),
+        RunOutput(REVIEW_NAMES[1], "table", REVIEW_TABLE, {"title": "referrals by LA and quarter"}),
+        RunOutput(REVIEW_NAMES[2], "figure", tiny_png(), {"title": "referrals by quarter", "data": REVIEW_NAMES[1]}),
+    ]
+    with open_raw_vault(path, ADMIN) as v:
+        store_outputs(v, REVIEW_RUN, "test", "1" * 64, outputs)
+
+
+def request_review_release(path: Path, why: str = "report, table and plot for review") -> str:
+    """A release (requested by 'ana') of the review run's report, table and plot."""
+    return api.release_request(path, ANALYST, [f"{REVIEW_RUN}:{n}" for n in REVIEW_NAMES], why).release_id
 
 
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')

@@ -19,7 +19,7 @@ import pyrage
 import pytest
 
 from cscvault.web.app import create_app
-from tests.web.support import ANALYST, CHECKER, DPO, LA_IDS, WebVault
+from tests.web.support import ANALYST, CHECKER, DPO, LA_IDS, REVIEW_NAMES, WebVault
 
 pytestmark = pytest.mark.browser
 
@@ -124,6 +124,9 @@ def test_checker_approves_another_users_release(browser, server: str, web_vault:
     page.get_by_role("link", name="Releases").first.click()
     page.get_by_role("link", name=web_vault.releases[0]).click()
     assert page.get_by_text("requested").first.is_visible()
+    assert page.get_by_role("button", name="Approve").is_disabled()  # not before its file has been opened
+    page.get_by_role("link", name="Open referrals_by_la.csv").click()
+    page.get_by_role("link", name=f"Back to release {web_vault.releases[0]}").click()
     assert page.get_by_role("button", name="Approve").is_enabled()
     page.get_by_label("Note for the record").fill("Counts above the threshold; fine to release.")
     _shot(page, "checker-release")
@@ -149,6 +152,73 @@ def test_requester_cannot_approve_their_own_release(browser, server: str, web_va
     approve.click()
     page.wait_for_load_state()
     assert "may not approve it (two-person rule)" in page.content()
+    context.close()
+
+
+def test_the_checker_opens_every_file_before_approving(browser, server: str, web_vault: WebVault) -> None:  # type: ignore[no-untyped-def]
+    rid = web_vault.review_release  # a report, a table with one failing cell, and a plot of that table
+    # The requester may open every file too, and still may never approve.
+    context, page = _login(browser, server, ANALYST.user, ANALYST.secret)
+    page.goto(f"{server}/releases/{rid}")
+    for name in REVIEW_NAMES:
+        page.get_by_role("link", name=f"Open {name}").click()
+        page.get_by_role("link", name=f"Back to release {rid}").click()
+    assert "two-person rule" in page.locator("#why-not").inner_text()
+    assert page.get_by_role("button", name="Approve").is_disabled()
+    context.close()
+
+    context, page = _login(browser, server, CHECKER.user, CHECKER.secret)
+    page.goto(f"{server}/releases/{rid}")
+    approve = page.get_by_role("button", name="Approve")
+    assert approve.is_disabled()
+    assert "3 of 3 not opened yet" in page.locator("#not-opened").inner_text()
+    _shot(page, "review-before-opening")
+
+    # The report, rendered in a sandboxed frame: its own styles apply, its script and handler never run.
+    page.get_by_role("link", name=f"Open {REVIEW_NAMES[0]}").click()
+    frame = page.frame_locator("iframe.report-frame")
+    assert frame.get_by_role("heading", name="Release review report").is_visible()
+    assert page.locator("iframe.report-frame").get_attribute("sandbox") == ""
+    heading_colour = frame.locator("h1").evaluate("e => getComputedStyle(e).color")
+    assert heading_colour == "rgb(0, 51, 102)"  # the report's own <style> (allowed by its hash)
+    assert frame.locator("#said").inner_text() == "odds ratio 0.81"  # the report's script would have changed it
+    _shot(page, "review-report")
+    # goto, not a click: after Playwright has read inside a script-less sandboxed frame, a click on the outer
+    # page's link did not navigate in headless Chromium.
+    page.goto(f"{server}/releases/{rid}")
+    assert approve.is_disabled()
+
+    # The table: the failing cell is marked, with its reason beside the value.
+    page.get_by_role("link", name=f"Open {REVIEW_NAMES[1]}").click()
+    failing = page.locator('td[data-verdict="fail"]')
+    assert failing.count() == 1 and failing.is_visible()
+    assert "threshold: count is below 10" in failing.inner_text()
+    assert failing.locator(".cell-reasons").is_visible()
+    passing = page.locator('td[data-verdict="pass"]').first
+    background = "e => getComputedStyle(e).backgroundColor"
+    assert failing.evaluate(background) != passing.evaluate(background)  # visibly marked, not only in the markup
+    _shot(page, "review-table")
+    page.get_by_role("link", name=f"Back to release {rid}").click()
+    assert approve.is_disabled()
+    assert "1 of 3 not opened yet" in page.locator("#not-opened").inner_text()
+
+    # The plot, with the checked table it draws below it.
+    page.get_by_role("link", name=f"Open {REVIEW_NAMES[2]}").click()
+    page.wait_for_load_state("load")  # the image has loaded (or failed)
+    image = page.get_by_role("img", name="referrals by quarter")
+    assert image.is_visible() and image.evaluate("e => e.complete && e.naturalWidth") == 2
+    assert "threshold: count is below 10" in page.locator('td[data-verdict="fail"]').inner_text()
+    _shot(page, "review-plot")
+    page.get_by_role("link", name=f"Back to release {rid}").click()
+
+    assert approve.is_enabled()
+    assert page.get_by_text("(opened)").count() == 3
+    page.get_by_label("Note for the record").fill("Opened all three; the small cell leaves suppressed.")
+    approve.click()
+    page.wait_for_load_state()
+    assert page.get_by_text(f"Release {rid} approved.").is_visible()
+    assert page.get_by_text(f"approved by {CHECKER.user}").count() == 3  # one decision per file
+    _shot(page, "review-approved")
     context.close()
 
 

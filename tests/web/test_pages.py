@@ -100,6 +100,10 @@ def test_the_requester_cannot_decide_their_own_release(as_role, web_vault: WebVa
     checker = as_role("checker")
     page = checker.client.get(f"/releases/{rid}").text
     assert "SDC verdict" in page and "referrals_by_la.csv" in page
+    # Approve is offered only once the checker has opened the release's one file.
+    assert re.search(r'<button type="submit" disabled aria-describedby="not-opened">Approve</button>', page)
+    assert checker.client.get(f"/releases/{rid}/files/0").status_code == 200
+    page = checker.client.get(f"/releases/{rid}").text
     assert not re.search(r'<button type="submit" disabled[^>]*>Approve</button>', page)
     assert _post(checker, f"/releases/{rid}/approve", note="fine").status_code == 303
     page = checker.client.get(f"/releases/{rid}").text

@@ -35,6 +35,7 @@ def _concrete(path: str, web_vault: WebVault) -> str:
         path.replace("{request_id}", web_vault.access_request)
         .replace("{complaint_id}", "C-" + TODAY[:4] + "-0001")
         .replace("{release_id}", web_vault.releases[1])
+        .replace("{position}", "0")
     )
 
 

@@ -53,6 +53,8 @@ _export(
     "release_approve",
     "release_export",
     "release_file",
+    "release_open_file",
+    "release_review_state",
     "release_verify",
     "run_output",
     "run_outputs",
@@ -115,7 +117,9 @@ _export(
     "Release",
     "ReleaseDetail",
     "ReleaseFile",
+    "ReleaseOutput",
 )
+_export("cscvault.disclosure.release_review", "REVIEW_ROLES", "ReviewState")
 _export("cscvault.disclosure.check", "CheckedTable")
 _export("cscvault.disclosure.table_file", "check_file")
 _export("cscvault.disclosure.profiles", "DEFAULT_PROFILE", "get_profile", "load_profiles")
@@ -232,8 +236,10 @@ if TYPE_CHECKING:  # the same names, eagerly, for type checkers
         release_export as release_export,
         release_file as release_file,
         release_list as release_list,
+        release_open_file as release_open_file,
         release_reject as release_reject,
         release_request as release_request,
+        release_review_state as release_review_state,
         release_show as release_show,
         release_verify as release_verify,
         require_intact as require_intact,
@@ -286,6 +292,11 @@ if TYPE_CHECKING:  # the same names, eagerly, for type checkers
         Release as Release,
         ReleaseDetail as ReleaseDetail,
         ReleaseFile as ReleaseFile,
+        ReleaseOutput as ReleaseOutput,
+    )
+    from cscvault.disclosure.release_review import (
+        REVIEW_ROLES as REVIEW_ROLES,
+        ReviewState as ReviewState,
     )
     from cscvault.disclosure.table_file import (
         check_file as check_file,

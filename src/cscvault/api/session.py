@@ -21,7 +21,7 @@ from cscvault import audit, clock
 from cscvault.analysis.primary import PrimaryRun, delivery_set, run_primary
 from cscvault.analysis.sources import NotDerived
 from cscvault.audit import AuditReport
-from cscvault.disclosure import bundle as _bundle, release as _release
+from cscvault.disclosure import bundle as _bundle, release as _release, release_review as _review
 from cscvault.errors import DataError, TamperedError, UsageError, VaultStateError
 from cscvault.ingest.delivery import IngestReport, Progress as IngestProgress, ingest_files
 from cscvault.ingest.quality import quality_report
@@ -382,15 +382,25 @@ class VaultSession:
         """One file of a release for review (verified: a tampered stored file is exit 5)."""
         return _release.get_file(self._vault, release_id, position)
 
+    def release_open_file(self, release_id: str, position: int) -> _release.ReleaseFile:
+        """One file of a release opened for review (a checker, or its requester); a checker's first opening
+        of each file is recorded, and the console's approval waits until every file has been opened."""
+        return _review.open_file(self._vault, release_id, position)
+
+    def release_review_state(self, release_id: str) -> _review.ReviewState:
+        """The files of a release this user has opened, and the decision recorded per file."""
+        return _review.review_state(self._vault, release_id)
+
     def release_list(self, state: str | None = None) -> list[_release.Release]:
         return _release.list_releases(self._vault, state)
 
     def release_show(self, release_id: str) -> _release.ReleaseDetail:
         return _release.get_release(self._vault, release_id)
 
-    def release_approve(self, release_id: str, note: str = "") -> _release.Release:
-        """Approve a release (role checker, never the requester)."""
-        return _release.approve_release(self._vault, release_id, note)
+    def release_approve(self, release_id: str, note: str = "", require_opened: bool = False) -> _release.Release:
+        """Approve a release (role checker, never the requester); with `require_opened` only once this checker
+        has opened every file (`release_open_file`)."""
+        return _release.approve_release(self._vault, release_id, note, require_opened=require_opened)
 
     def release_reject(self, release_id: str, reason: str) -> _release.Release:
         """Reject a release (role checker, never the requester)."""
@@ -481,6 +491,8 @@ release_approve = _one_shot(VaultSession.release_approve)
 release_reject = _one_shot(VaultSession.release_reject)
 release_export = _one_shot(VaultSession.release_export)
 release_file = _one_shot(VaultSession.release_file)
+release_open_file = _one_shot(VaultSession.release_open_file)
+release_review_state = _one_shot(VaultSession.release_review_state)
 run_outputs = _one_shot(VaultSession.run_outputs)
 run_output = _one_shot(VaultSession.run_output)
 

@@ -496,11 +496,36 @@ def _decidable(vault: Vault, release_id: str, verb: str) -> Release:
     return release
 
 
-def approve_release(vault: Vault, release_id: str, note: str = "") -> Release:
+def _unopened(vault: Vault, release_id: str) -> int:
+    """How many files of a release the current checker has not opened (release_review.open_file records)."""
+    row = vault.con.execute(
+        "SELECT count(*) FROM release_outputs o WHERE o.release_id = ? AND NOT EXISTS (SELECT 1 FROM "
+        "release_file_opens f WHERE f.release_id = o.release_id AND f.position = o.position AND f.checker = ?)",
+        [release_id, vault.actor],
+    ).fetchone()
+    return int(row[0]) if row else 0
+
+
+def _record_file_decisions(con: Any, vault: Vault, release_id: str, decision: str, now: dt.datetime) -> None:
+    """One decision row per file, with when the deciding checker opened it (NULL: decided without opening)."""
+    con.execute(
+        "INSERT INTO release_file_decisions (release_id, position, decision, decided_by, opened_at, decided_at) "
+        "SELECT o.release_id, o.position, ?, ?, f.opened_at, ? FROM release_outputs o LEFT JOIN release_file_opens f "
+        "ON f.release_id = o.release_id AND f.position = o.position AND f.checker = ? WHERE o.release_id = ?",
+        [decision, vault.actor, now, vault.actor, release_id],
+    )
+
+
+def approve_release(vault: Vault, release_id: str, note: str = "", require_opened: bool = False) -> Release:
     """Approve (a checker other than the requester). Tables leave in their suppressed, rounded version;
-    an output with no safe version (an unreadable table) blocks approval: reject and ask again."""
+    an output with no safe version (an unreadable table) blocks approval: reject and ask again.
+    With `require_opened` (the console) it is refused until this checker has opened every file."""
     _decidable(vault, release_id, "approve")
     verify_stored(vault, release_id)
+    if require_opened:
+        missing = _unopened(vault, release_id)
+        if missing:
+            raise VaultStateError(f"release {release_id}: open every file before approving ({missing} not opened yet)")
     blocked = [o for o in _outputs(vault, release_id) if not o.releasable]
     if blocked:
         raise VaultStateError(
@@ -508,12 +533,14 @@ def approve_release(vault: Vault, release_id: str, note: str = "") -> Release:
             "reject it instead"
         )
     cleaned = " ".join((note or "").split())[:MAX_TEXT] or None
+    now = dt.datetime.now(dt.UTC)
     with vault.transaction() as con:
         con.execute(
             "UPDATE releases SET state = 'approved', decided_by = ?, decided_at = ?, decision_note = ? "
             "WHERE release_id = ?",
-            [vault.actor, dt.datetime.now(dt.UTC), cleaned, release_id],
+            [vault.actor, now, cleaned, release_id],
         )
+        _record_file_decisions(con, vault, release_id, "approved", now)
         vault.record("release.approve", {"release": release_id}, {"outputs": len(_outputs(vault, release_id))})
     return _load(vault, release_id)
 
@@ -522,11 +549,13 @@ def reject_release(vault: Vault, release_id: str, reason: str) -> Release:
     """Reject (a checker other than the requester); the reason is kept with the release, not in the audit."""
     _decidable(vault, release_id, "reject")
     cleaned = _text(reason, "--reason")
+    now = dt.datetime.now(dt.UTC)
     with vault.transaction() as con:
         con.execute(
             "UPDATE releases SET state = 'rejected', decided_by = ?, decided_at = ?, decision_note = ? "
             "WHERE release_id = ?",
-            [vault.actor, dt.datetime.now(dt.UTC), cleaned, release_id],
+            [vault.actor, now, cleaned, release_id],
         )
+        _record_file_decisions(con, vault, release_id, "rejected", now)
         vault.record("release.reject", {"release": release_id}, {"outputs": len(_outputs(vault, release_id))})
     return _load(vault, release_id)

@@ -4,9 +4,6 @@ the pages. Every route except PUBLIC_PATHS carries a Guard; `create_app` refuses
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import re
 import secrets
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -34,10 +31,22 @@ from cscvault.errors import (
 from cscvault.web import auth
 from cscvault.web.auth import Forbidden, Guard, LoginRequired
 from cscvault.web.console import Console
-from cscvault.web.pages import render, route
-from cscvault.web.views import audit_log, complaints, dashboard, deliveries, releases, report, rights, risk
+from cscvault.web.pages import inline_style_csp, render, route
+from cscvault.web.views import (
+    audit_log,
+    complaints,
+    dashboard,
+    deliveries,
+    release_files,
+    releases,
+    report,
+    rights,
+    risk,
+)
 
 # Reachable without a session: the login form, the public privacy notice, and the stylesheet.
+__all__ = ["CSP", "PUBLIC_PATHS", "create_app", "inline_style_csp"]
+
 PUBLIC_PATHS = frozenset({"/login", "/notice"})
 STATIC_PREFIX = "/static"
 CSP = "default-src 'self'; frame-ancestors 'none'; form-action 'self'; base-uri 'none'; object-src 'none'"
@@ -64,7 +73,7 @@ def create_app(
     _security_headers(app)
     _error_handlers(app)
     _session_routes(app)
-    for module in (dashboard, deliveries, rights, complaints, releases, report, audit_log, risk):
+    for module in (dashboard, deliveries, rights, complaints, releases, release_files, report, audit_log, risk):
         _add_routes(app, module.router)
     app.mount(STATIC_PREFIX, StaticFiles(directory=Path(__file__).parent / "static"), name="static")
     check_guarded(app)
@@ -114,7 +123,8 @@ def _security_headers(app: FastAPI) -> None:
         response = await call_next(request)
         h = response.headers
         h.setdefault("Content-Security-Policy", CSP)
-        h["X-Frame-Options"] = "DENY"
+        # DENY, except the one route that serves a report into the console's own sandboxed frame (SAMEORIGIN).
+        h.setdefault("X-Frame-Options", "DENY")
         h["X-Content-Type-Options"] = "nosniff"
         # same-origin, not no-referrer: with no-referrer a browser sends "Origin: null" on the console's own form
         # posts, and the same-origin check (auth.same_origin) could not tell them from a forged one.
@@ -282,16 +292,3 @@ def _login_again(request: Request, status: int, error: str, next: str) -> Respon
         auth.LOGIN_COOKIE, token, httponly=True, samesite="strict", secure=console.secure_cookies, path="/login"
     )
     return response
-
-
-_STYLE = re.compile(r"<style>(.*?)</style>", re.S)
-
-
-def inline_style_csp(html: str) -> str:
-    """A CSP that allows exactly the document's own <style> blocks (by hash) and nothing else."""
-    hashes = " ".join(
-        "'sha256-" + base64.b64encode(hashlib.sha256(m.encode()).digest()).decode() + "'" for m in _STYLE.findall(html)
-    )
-    return (
-        f"default-src 'none'; style-src {hashes or chr(39) + 'none' + chr(39)}; frame-ancestors 'none'; base-uri 'none'"
-    )

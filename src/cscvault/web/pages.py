@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import math
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -78,3 +81,18 @@ def render(
         path=request.url.path,
     )
     return TEMPLATES.TemplateResponse(request, template, context, status_code=status_code)
+
+
+_STYLE = re.compile(r"<style>(.*?)</style>", re.S)
+
+
+def inline_style_csp(html: str, frame_ancestors: str = "'none'") -> str:
+    """A CSP that allows exactly the document's own <style> blocks (by hash) and nothing else.
+    `frame_ancestors` "'self'" lets the console show the document in its own (sandboxed) frame."""
+    hashes = " ".join(
+        "'sha256-" + base64.b64encode(hashlib.sha256(m.encode()).digest()).decode() + "'" for m in _STYLE.findall(html)
+    )
+    return (
+        f"default-src 'none'; style-src {hashes or chr(39) + 'none' + chr(39)}; "
+        f"frame-ancestors {frame_ancestors}; base-uri 'none'"
+    )

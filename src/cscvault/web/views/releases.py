@@ -1,7 +1,8 @@
 """Releases (the output airlock): the checker's view with the SDC verdicts, approve or reject.
 
-The two-person rule is the API's: the requester may not decide their own release. The page says so before
-anyone tries, and a forced POST gets the API's refusal (403) with its reason.
+Each file is opened on its own page (`release_files.py`); "approve" is offered, and accepted, only once the
+checker has opened every file. The two-person rule is the API's: the requester may not decide their own
+release. The page says so before anyone tries, and a forced POST gets the API's refusal (403) with its reason.
 """
 
 from __future__ import annotations
@@ -40,7 +41,9 @@ def releases(
 def show(request: Request, release_id: ReleaseId) -> HTMLResponse:
     console: Console = request.app.state.console
     session = current_session(request)
-    detail = console.call(api.release_show, console.vault_path, session.credentials, release_id)
+    with console.vault(session.credentials) as vault:
+        detail = vault.release_show(release_id)
+        state = vault.release_review_state(release_id)
     release = detail.release
     own = release.requested_by == session.user
     if release.state != "requested":
@@ -53,14 +56,22 @@ def show(request: Request, release_id: ReleaseId) -> HTMLResponse:
         why_not = "Only an output checker can approve or reject a release."
     else:
         why_not = None
-    return render(request, "release_show.html", session, detail=detail, r=release, why_not=why_not)
+    # Approval waits until this checker has opened every file (the API refuses it too); rejecting never waits.
+    not_opened = None
+    if why_not is None and state.missing:
+        not_opened = f"Open every file before approving: {state.missing} of {state.files} not opened yet."
+    may_open = session.role in api.CHECK_ROLES or own
+    return render(
+        request, "release_show.html", session, detail=detail, r=release, why_not=why_not, not_opened=not_opened,
+        state=state, may_open=may_open,
+    )  # fmt: skip
 
 
 @route(router, "POST", "/releases/{release_id}/approve", DECIDE_ROLES)
 def approve(request: Request, release_id: ReleaseId, note: Annotated[str, Form(max_length=2000)] = "") -> Response:
     console: Console = request.app.state.console
     session = current_session(request)
-    console.call(api.release_approve, console.vault_path, session.credentials, release_id, note)
+    console.call(api.release_approve, console.vault_path, session.credentials, release_id, note, require_opened=True)
     session.flash.append(f"Release {release_id} approved.")
     return RedirectResponse(f"/releases/{release_id}", status_code=303)
 

@@ -75,7 +75,7 @@ def test_analysis_records_its_run_and_writes_results(
     assert changed and all(p.is_relative_to(vault) for p in changed), changed
     assert not list(tmp_path.iterdir())
     names = {o.name for o in out.outputs}
-    assert names == {"report.html", "results.json", "flow.csv", "rates.csv", "forest.png", "rates.png"}
+    assert names == {"report.html", "results.json", "flow.csv", "rates.csv", "flow.png", "forest.png", "rates.png"}
     _, flow_bytes = api.run_output(vault, ANALYST, out.run.run_id, "flow.csv")
     for p in root.rglob("*"):  # the stored flow table's text is nowhere in clear outside the encrypted store
         if p.is_file() and not p.is_relative_to(vault):

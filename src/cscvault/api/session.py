@@ -297,7 +297,7 @@ class VaultSession:
             step("primary analysis", 0, 2)
             run = run_primary(self._vault)
             step("report", 1, 2)
-            outputs = render_report(run, self._vault.study)
+            outputs = render_report(run, self._vault.study, quality=quality_report(self._vault))
             not_derived = tuple(run.not_derived)
         else:
             # The whole plan pulls in every estimator; `--plan primary` should not pay for importing them.
@@ -313,6 +313,8 @@ class VaultSession:
                 extra_html=render_full_section(full_run, self._vault.study),
                 extra_summary=released_summary(full_run, self._vault.study),
                 not_derived=full_run.not_derived,
+                summary=full_run.summary,
+                quality=quality_report(self._vault),
             )
             not_derived = tuple(full_run.not_derived)
         store_outputs(self._vault, run.run_id, plan, run.plan_sha256, outputs)

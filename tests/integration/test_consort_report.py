@@ -138,5 +138,3 @@ def test_participant_flow_figure_is_stored_as_a_run_output(report: tuple[str, Re
     _, parser = report
     flow_images = parser.images["flow"]
     assert len(flow_images) == 1 and len(flow_images[0]) > 2000
-
-

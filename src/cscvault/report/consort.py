@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import base64
 import math
+import re
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -27,7 +28,6 @@ from cscvault.disclosure.check import CheckedTable, ColumnRelation, apply_profil
 from cscvault.disclosure.rules import percent
 from cscvault.report import plots
 from cscvault.report.labels import NOT_RECORDED, level_label, variable_label
-from cscvault.report.numbers import fmt_ci
 from cscvault.study import Study
 
 
@@ -60,16 +60,18 @@ CHECKLIST = (
     ChecklistItem("-", "Data-quality appendix: deliveries, findings by rule, linkage per LA", "quality"),
 )
 
-_TEMPLATE = """
+_TEMPLATE = """<!--part:checklist-->
 <section id="checklist">
 <h2>CONSORT stepped-wedge checklist</h2>
 <p>Where the report answers each results item of the CONSORT extension for stepped-wedge cluster randomised
 trials (Hemming et al., BMJ 2018; 363:k1614).</p>
-<table><thead><tr><th scope="col">Item</th><th scope="col">Topic</th><th scope="col">Section</th></tr></thead>
+<table class="text"><thead><tr><th scope="col">Item</th><th scope="col">Topic</th><th scope="col">Section</th>
+</tr></thead>
 <tbody>{% for c in checklist %}<tr><td>{{ c.item }}</td><td>{{ c.topic }}</td>
 <td><a href="#{{ c.section }}" data-section="{{ c.section }}">{{ c.section }}</a></td></tr>{% endfor %}</tbody></table>
 </section>
 
+<!--part:flow-->
 <section id="flow">
 <h2>Participant flow</h2>
 <img src="{{ flow_png }}" alt="Participant flow by local authority: referred, excluded by reason, censored, analysed">
@@ -79,6 +81,7 @@ value.{% if flow_unplotted %} Not drawn (their totals are withheld): {{ flow_unp
 By period: children analysed and events per LA and period are in the outcome-rates section.</p>
 </section>
 
+<!--part:baseline-->
 <section id="baseline">
 <h2>Baseline characteristics by condition</h2>
 <p>Children analysed, by whether their first referral fell in a control or an intervention period.
@@ -92,6 +95,7 @@ released column total.</p>
 {{ baseline_la }}
 </section>
 
+<!--part:primary-->
 <section id="primary">
 <h2>Primary outcome</h2>
 <p>Relative effect (odds ratio, {{ head.label }}): <strong>{{ head.or }}</strong> (95% CI {{ head.low }} to
@@ -105,8 +109,10 @@ released column total.</p>
 <tr><td>Crude risk (%), unadjusted for period</td><td>{{ crude.risk0 }}</td><td>{{ crude.risk1 }}</td>
 <td>difference {{ crude.diff }} pp</td></tr>
 <tr><td>Model-based risk (%): the odds ratio applied to the control-period risk</td><td>{{ crude.risk0 }}</td>
-<td>{{ absolute.risk1 }} ({{ absolute.ci }})</td><td>difference {{ absolute.diff }} pp ({{ absolute.diff_ci }})</td></tr>
-<tr><td>Odds ratio (adjusted, relative effect)</td><td></td><td></td><td>{{ head.or }} ({{ head.low }} to {{ head.high }})</td></tr>
+<td>{{ absolute.risk1 }} ({{ absolute.ci }})</td>
+<td>difference {{ absolute.diff }} pp ({{ absolute.diff_ci }})</td></tr>
+<tr><td>Odds ratio (adjusted, relative effect)</td><td></td><td></td>
+<td>{{ head.or }} ({{ head.low }} to {{ head.high }})</td></tr>
 </tbody></table>
 <p class="note">The crude risks mix calendar time with condition (later periods are mostly intervention);
 the model-based risk difference holds the period effects and covariates fixed through the odds ratio.</p>
@@ -118,9 +124,11 @@ the model-based risk difference holds the period effects and covariates fixed th
 <p>ICC (latent scale) from the primary model's LA random intercept: <strong>{{ icc }}</strong>.
 {% if structures %}From the model with an LA x period random effect as well: ICC {{ structures.icc }},
 cluster autocorrelation (correlation of two periods of one LA) {{ structures.cac }}.{% else %}
-Cluster-period correlation: not estimated in this run (the cluster-period model runs with <code>--plan all</code>).{% endif %}</p>
+Cluster-period correlation: not estimated in this run (the cluster-period model runs with
+<code>--plan all</code>).{% endif %}</p>
 </section>
 
+<!--part:later-->
 {% for s in not_run %}<section id="{{ s.id }}"><h2>{{ s.title }}</h2><p class="note">Not run in this analysis:
 {{ s.why }}</p></section>
 {% endfor %}
@@ -135,7 +143,8 @@ it is not part of this run.</p>
 <section id="quality">
 <h2>Appendix: data quality</h2>
 {% if quality %}
-<table><caption>Deliveries by local authority and return ({{ quality.deliveries_suppressed }} cell(s) withheld)</caption>
+<table><caption>Deliveries by local authority and return
+({{ quality.deliveries_suppressed }} cell(s) withheld)</caption>
 <thead><tr><th scope="col">Local authority</th><th scope="col">Return</th><th scope="col">Year</th>
 <th scope="col">Files</th><th scope="col">Rows read</th><th scope="col">Rows loaded</th></tr></thead>
 <tbody>{% for r in quality.deliveries %}<tr><td>{{ r.la }}</td><td>{{ r.return }}</td><td>{{ r.collection_year }}</td>
@@ -171,9 +180,7 @@ def _n(value: Any) -> str:
     return str(int(value))
 
 
-def checked_baseline(
-    run: PrimaryRun, study: Study, by: str
-) -> list[tuple[str, CheckedTable]]:
+def checked_baseline(run: PrimaryRun, study: Study, by: str) -> list[tuple[str, CheckedTable]]:
     """One checked table per categorical covariate of the primary model: levels x (`by` groups), with a
     Total row and column so that secondary suppression protects each column's sum."""
     plan = study.analysis_plan
@@ -188,14 +195,28 @@ def checked_baseline(
         if name not in frame.columns:
             continue
         levels = frame[name].astype(object).where(frame[name].notna(), NOT_RECORDED).astype(str)
-        table = pd.crosstab(levels, groups).reset_index().rename(columns={name: "level", "row_0": "level"})
+        table = pd.crosstab(levels, groups).reset_index()
         table.columns = ["level", *[str(c) for c in table.columns[1:]]]
+        table = table.iloc[_level_order(table["level"])].reset_index(drop=True)
         counts = [c for c in table.columns if c != "level"]
         checked = apply_profile(
             table, study.disclosure_profile, counts, label_cols=["level"], margins=True, name=f"baseline_{name}"
         )
         out.append((name, checked))
     return out
+
+
+def _level_order(levels: pd.Series) -> list[int]:
+    """Numeric levels in numeric order (age 2 before 10), then the others alphabetically, "not recorded" last."""
+
+    def key(i: int) -> tuple[int, float, str]:
+        text = str(levels.iloc[i])
+        if text == NOT_RECORDED:
+            return (2, 0.0, text)
+        number = _num(text.rstrip("+"))
+        return (0, number, text) if number is not None else (1, 0.0, text)
+
+    return sorted(range(len(levels)), key=key)
 
 
 def _baseline_html(tables: list[tuple[str, CheckedTable]], study: Study) -> str:
@@ -214,14 +235,18 @@ def _baseline_html(tables: list[tuple[str, CheckedTable]], study: Study) -> str:
             for c in columns:
                 v = r.get(c)
                 pct = percent(_num(v), _num(total.get(c)), checked.profile.percent_decimals)
-                values.append(_n(v) if pct is None or r["level"] == "Total" else f"{_n(v)} ({pct:g}%)")
+                if pct is None or r["level"] == "Total":
+                    values.append(_n(v))
+                else:
+                    values.append(f"{_n(v)} ({pct:.{checked.profile.percent_decimals}f}%)")
             lev = "Total" if r["level"] == "Total" else level_label(name, str(r["level"]), study.data_dictionary)
             cells.append({"level": lev, "values": values})
         rows.append({"label": variable_label(name, study.data_dictionary), "cells": cells,
                      "suppressed": checked.suppressed_count})  # fmt: skip
     return env.from_string(
-        "<table><thead><tr><th scope=\"col\">Characteristic</th>{% for c in columns %}<th scope=\"col\">{{ c }}</th>"
-        "{% endfor %}</tr></thead><tbody>{% for g in rows %}<tr><th scope=\"rowgroup\" colspan=\"{{ columns|length + 1 }}\">"
+        '<table><thead><tr><th scope="col">Characteristic</th>{% for c in columns %}<th scope="col">{{ c }}</th>'
+        "{% endfor %}</tr></thead><tbody>{% for g in rows %}"
+        '<tr><th scope="rowgroup" colspan="{{ columns|length + 1 }}">'
         "{{ g.label }}{% if g.suppressed %} ({{ g.suppressed }} cell(s) withheld){% endif %}</th></tr>"
         "{% for c in g.cells %}<tr><td>&nbsp;&nbsp;{{ c.level }}</td>{% for v in c['values'] %}<td>{{ v }}</td>"
         "{% endfor %}</tr>{% endfor %}{% endfor %}</tbody></table>"
@@ -253,9 +278,9 @@ def flow_bars(flow: CheckedTable) -> tuple[list[plots.FlowBar], list[str]]:
         if age is not None and care is not None:
             segments += [("excluded: age", age), ("excluded: in care before referral", care)]
         elif in_sample is not None:
-            segments.append(("withheld (pooled)", referred - in_sample))
+            segments.append((plots.POOLED, referred - in_sample))
         if in_sample is None:
-            segments.append(("withheld (pooled)", referred - sum(v for _, v in segments)))
+            segments.append((plots.POOLED, referred - sum(v for _, v in segments)))
         elif censored is not None and analysed is not None:
             segments += [("censored", censored), ("analysed", analysed)]
         else:
@@ -263,30 +288,44 @@ def flow_bars(flow: CheckedTable) -> tuple[list[plots.FlowBar], list[str]]:
             name = "censored" if censored is not None else "analysed"
             if known is not None:
                 segments.append((name, known))
-            segments.append(("withheld (pooled)", in_sample - (known or 0.0)))
+            segments.append((plots.POOLED, in_sample - (known or 0.0)))
         bars.append(plots.FlowBar(str(r["la"]), referred, [(k, max(v, 0.0)) for k, v in segments]))
     return bars, unplotted
 
 
-def crude_risks(rates: CheckedTable, run: PrimaryRun, round_base: int) -> dict[str, Any]:
-    """Events and children by condition, summed from the released LA x period rates (withheld cells left out)."""
-    study_treated = run.sample.analysed.groupby(["la", "period"])["treatment"].max()
-    sums = {0: [0.0, 0.0], 1: [0.0, 0.0]}
+def crude_risks(rates: CheckedTable, run: PrimaryRun, study: Study) -> dict[str, Any]:
+    """Children analysed and events by condition, as their own disclosure-checked table. A condition's
+    numbers are withheld when exactly one of its LA x period cells is withheld in the rates table, since the
+    condition total minus the released cells would give that cell back (differencing)."""
+    frame = run.sample.analysed
+    grouped = frame.groupby("treatment").agg(children=("cla_18m", "size"), events=("cla_18m", "sum"))
+    table = pd.DataFrame(
+        {"condition": ["control", "intervention"],
+         "children": [int(grouped["children"].get(t, 0)) for t in (0, 1)],
+         "events": [int(grouped["events"].get(t, 0)) for t in (0, 1)]}
+    )  # fmt: skip
+    checked = apply_profile(
+        table, study.disclosure_profile, ["children", "events"], label_cols=["condition"], name="by_condition",
+        relations=[ColumnRelation("children", ("events",), exact=False)],
+    )  # fmt: skip
+    treated = frame.groupby(["la", "period"])["treatment"].max()
+    lone = {0: 0, 1: 0}
     for _, r in rates.released.iterrows():
-        children, events = _num(r["children"]), _num(r["events"])
-        if children is None or events is None:
-            continue
-        t = int(study_treated.get((r["la"], r["period"]), 0))
-        sums[t][0] += children
-        sums[t][1] += events
-    r0 = percent(sums[0][1], sums[0][0], 1)
-    r1 = percent(sums[1][1], sums[1][0], 1)
+        t = int(treated.get((r["la"], r["period"]), 0))
+        lone[t] += int(_num(r["events"]) is None) + int(_num(r["children"]) is None)
+    released = checked.released
+    values: dict[int, tuple[float | None, float | None]] = {}
+    for t in (0, 1):
+        n, e = _num(released.loc[t, "children"]), _num(released.loc[t, "events"])
+        values[t] = (None, None) if lone[t] == 1 else (n, e)
+    digits = checked.profile.percent_decimals
+    r0, r1 = (percent(values[t][1], values[t][0], digits) for t in (0, 1))
     return {
-        "control": f"{_n(sums[0][0])} / {_n(sums[0][1])}",
-        "treated": f"{_n(sums[1][0])} / {_n(sums[1][1])}",
-        "risk0": "–" if r0 is None else f"{r0:.1f}",
-        "risk1": "–" if r1 is None else f"{r1:.1f}",
-        "diff": "–" if r0 is None or r1 is None else f"{r1 - r0:+.1f}",
+        "control": f"{_n(values[0][0])} / {_n(values[0][1])}",
+        "treated": f"{_n(values[1][0])} / {_n(values[1][1])}",
+        "risk0": "–" if r0 is None else f"{r0:.{digits}f}",
+        "risk1": "–" if r1 is None else f"{r1:.{digits}f}",
+        "diff": "–" if r0 is None or r1 is None else f"{r1 - r0:+.{digits}f}",
         "p0": None if r0 is None else r0 / 100,
     }
 
@@ -304,7 +343,7 @@ def absolute_effect(p0: float | None, odds_ratio: float, low: float, high: float
     base = 100 * p0
     return {
         "risk1": f"{r:.1f}",
-        "ci": fmt_ci(lo, hi, 1),
+        "ci": f"{lo:.1f} to {hi:.1f}",
         "diff": f"{r - base:+.1f}",
         "diff_ci": f"{lo - base:+.1f} to {hi - base:+.1f}",
     }
@@ -365,14 +404,13 @@ def render_consort(
     headline: Mapping[str, Any],
     summary: RunSummary | None,
     quality: Mapping[str, Any] | None,
-    round_base: int,
-) -> tuple[str, bytes]:
-    """The CONSORT-SW sections as an HTML fragment (escaped by its autoescaping template), and the
-    participant-flow figure (PNG)."""
+) -> tuple[dict[str, Markup], bytes]:
+    """The CONSORT-SW sections as HTML fragments (escaped by their autoescaping template) by where the
+    report places them (checklist, flow, baseline, primary, later), and the participant-flow figure (PNG)."""
     bars, unplotted = flow_bars(flow)
     flow_png = plots.participant_flow(bars)
     head_fit = run.headline.fit
-    crude = crude_risks(rates, run, round_base)
+    crude = crude_risks(rates, run, study)
     eff = head_fit.effect
     small = head_fit.small_sample
     low, high = (small.ci_low, small.ci_high) if small is not None else (eff.ci_low, eff.ci_high)
@@ -414,7 +452,8 @@ def render_consort(
             n=_n,
         )
     )
-    return html, flow_png
+    parts = re.split(r"<!--part:(\w+)-->", html)[1:]
+    return {name: _markup(text) for name, text in zip(parts[::2], parts[1::2], strict=True)}, flow_png
 
 
 def _fmt3(value: Any) -> str:
@@ -429,5 +468,3 @@ def _markup(html: str) -> Markup:
 
 def section_ids(items: Sequence[ChecklistItem] = CHECKLIST) -> list[str]:
     return sorted({c.section for c in items})
-
-

@@ -138,7 +138,7 @@ FLOW_COLOURS = {
     "censored": "#f47738",
     "analysed": TREATED,
 }
-POOLED = "withheld (pooled)"
+POOLED = "withheld by disclosure control (pooled)"
 
 
 def participant_flow(bars: Sequence[FlowBar]) -> bytes:

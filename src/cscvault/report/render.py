@@ -151,9 +151,7 @@ def render_report(
         for f in fits
     ]
     headline = _headline(head, _label(run.headline.sample, run.headline.model))
-    consort_html, flow_png = render_consort(
-        run, study, flow, rates_checked, headline, summary, quality, profile.round_base
-    )
+    consort, flow_png = render_consort(run, study, flow, rates_checked, headline, summary, quality)
     template = (resources.files("cscvault.report") / "templates" / "report.html.j2").read_text(encoding="utf-8")
     html = (
         Environment(autoescape=True, undefined=StrictUndefined)
@@ -172,8 +170,7 @@ def render_report(
             rates=rates.to_dict("records"),
             rates_suppressed=rates_checked.suppressed_count,
             headline=headline,
-            # Built by report.consort from an autoescaping Jinja2 template: every value is escaped.
-            consort_section=Markup(consort_html),  # noqa: S704
+            consort=consort,
             models=models,
             notes=run.sample.notes,
             not_derived=missing,

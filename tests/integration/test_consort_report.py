@@ -5,6 +5,8 @@ disclosure profile released (zero, or at least the threshold and a multiple of t
 from __future__ import annotations
 
 import re
+import shutil
+import subprocess
 from html.parser import HTMLParser
 
 import pytest
@@ -12,6 +14,7 @@ import pytest
 from cscvault import api
 from cscvault.disclosure.profiles import get_profile
 from cscvault.report.consort import CHECKLIST, FULL_PLAN_SECTIONS
+from cscvault.report.pdf import CHROMIUM, MEMORY_DIR
 from cscvault.study import load_study
 from cscvault.synth.generate import generate
 from cscvault.vault import Credentials
@@ -77,14 +80,20 @@ class ReportParser(HTMLParser):
 
 
 @pytest.fixture(scope="module")
-def report(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, ReportParser]:
+def stored(tmp_path_factory: pytest.TempPathFactory) -> dict[str, bytes]:
+    """The demo-size run's stored outputs, by name."""
     root = tmp_path_factory.mktemp("consort")
     summary = generate(root / "synth", seed=7, children=3000, clean=True)
     vault = api.init_vault(root / "v", PASSWORD).path
     api.add_user(vault, ADMIN, "ana", "analyst", ANALYST.secret)
     api.ingest(vault, ADMIN, [summary.returns_dir])
     out = api.analyse(vault, ANALYST)
-    html = api.run_output(vault, ANALYST, out.run.run_id, "report.html")[1].decode()
+    return {o.name: api.run_output(vault, ANALYST, out.run.run_id, o.name)[1] for o in out.outputs}
+
+
+@pytest.fixture(scope="module")
+def report(stored: dict[str, bytes]) -> tuple[str, ReportParser]:
+    html = stored["report.html"].decode()
     parser = ReportParser()
     parser.feed(html)
     return html, parser
@@ -138,3 +147,17 @@ def test_participant_flow_figure_is_stored_as_a_run_output(report: tuple[str, Re
     _, parser = report
     flow_images = parser.images["flow"]
     assert len(flow_images) == 1 and len(flow_images[0]) > 2000
+
+
+def test_the_pdf_is_a_stored_output_with_the_section_headings(stored: dict[str, bytes]) -> None:
+    if not CHROMIUM.exists():
+        pytest.skip("no Chromium: the run stores no report.pdf (its report.html meta says why)")
+    pdf = stored["report.pdf"]
+    assert pdf.startswith(b"%PDF") and len(pdf) > 50_000
+    assert not list(MEMORY_DIR.glob("cscvault-pdf-*"))  # the private print directory is gone
+    if shutil.which("pdftotext") is None:
+        return  # no text extractor here: the headings assertion needs poppler-utils
+    text = subprocess.run(["pdftotext", "-", "-"], input=pdf, capture_output=True, check=True).stdout.decode()
+    for heading in ("CONSORT stepped-wedge checklist", "Participant flow", "Baseline characteristics by condition",
+                    "Primary outcome", "Appendix: data quality"):  # fmt: skip
+        assert heading in " ".join(text.split()), heading

@@ -320,7 +320,9 @@ class VaultSession:
         store_outputs(self._vault, run.run_id, plan, run.plan_sha256, outputs)
         release = None
         if request_release is not None:
-            names: list[str | Path] = [o.name for o in outputs]
+            # The PDF is the HTML report printed: the checker reviews report.html; the release gate takes
+            # no PDFs (it cannot screen their text), so asking for it would refuse the whole request.
+            names: list[str | Path] = [o.name for o in outputs if o.kind != "document"]
             release = _release.request_release(self._vault, names, request_release, run=run.run_id)
         step("done", 2, 2)
         return AnalysisOutput(run, list_outputs(self._vault, run.run_id), release, not_derived)

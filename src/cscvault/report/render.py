@@ -30,6 +30,7 @@ from cscvault.report import plots
 from cscvault.report.consort import render_consort
 from cscvault.report.labels import term_label
 from cscvault.report.numbers import COEF_DIGITS, fmt_ci, fmt_number, fmt_p, fmt_ratio, p_clause
+from cscvault.report.pdf import html_to_pdf
 from cscvault.report.relations import FLOW_RELATIONS, RATES_RELATIONS
 from cscvault.study import Study
 from cscvault.vault.run_outputs import RunOutput
@@ -193,8 +194,21 @@ def render_report(
         document["full_plan"] = extra_summary
     flow_frame = flow.original[[*flow.label_cols, *flow.count_cols]]
     rates_frame = rates_checked.original[[*rates_checked.label_cols, *rates_checked.count_cols]]
+    pdf = html_to_pdf(html.encode("utf-8"))
+    report_meta: dict[str, Any] = {"title": "analysis report"}
+    documents = []
+    if pdf.content is None:
+        report_meta["pdf"] = pdf.note  # why this run has no report.pdf
+    else:
+        documents.append(
+            RunOutput(
+                "report.pdf", "document", pdf.content,
+                {"title": "analysis report (PDF)", "from": "report.html", "renderer": pdf.renderer},
+            )
+        )  # fmt: skip
     return [
-        RunOutput("report.html", "html", html.encode("utf-8"), {"title": "analysis report"}),
+        RunOutput("report.html", "html", html.encode("utf-8"), report_meta),
+        *documents,
         RunOutput(
             "results.json", "results", (json.dumps(document, indent=2, default=str) + "\n").encode("utf-8"),
             {"title": "model results (counts rounded)"},

@@ -77,7 +77,9 @@ trials (Hemming et al., BMJ 2018; 363:k1614).</p>
 <img src="{{ flow_png }}" alt="Participant flow by local authority: referred, excluded by reason, censored, analysed">
 <p class="note">From the disclosure-checked flow table (below). Where a cell is withheld, the bar shows a
 grey hatched band of the remainder that the released counts imply (the reasons pooled), never the withheld
-value.{% if flow_unplotted %} Not drawn (their totals are withheld): {{ flow_unplotted | join(", ") }}.{% endif %}
+value. Where an LA's analysed count is withheld, the blue band is the sum of its released
+children-analysed counts by period (outcome-rates table), so at least that many were analysed.
+{% if flow_unplotted %} Not drawn (their totals are withheld): {{ flow_unplotted | join(", ") }}.{% endif %}
 By period: children analysed and events per LA and period are in the outcome-rates section.</p>
 </section>
 
@@ -263,10 +265,24 @@ def _num(value: Any) -> float | None:
     return None if math.isnan(f) else f
 
 
-def flow_bars(flow: CheckedTable) -> tuple[list[plots.FlowBar], list[str]]:
+def released_analysed(rates: CheckedTable) -> dict[str, float]:
+    """Per LA, the sum of its released children-analysed cells by period (withheld cells left out): a
+    figure anyone can add up from the released rates table, so drawing it discloses nothing new."""
+    out: dict[str, float] = {}
+    for _, r in rates.released.iterrows():
+        out[str(r["la"])] = out.get(str(r["la"]), 0.0) + (_num(r["children"]) or 0.0)
+    return out
+
+
+def flow_bars(
+    flow: CheckedTable, analysed_fallback: Mapping[str, float] | None = None
+) -> tuple[list[plots.FlowBar], list[str]]:
     """Per LA, the released flow as stacked segments; a withheld segment becomes a pooled band of the
-    remainder the released counts imply (e.g. excluded = referred - in sample, reasons pooled)."""
+    remainder the released counts imply (e.g. excluded = referred - in sample, reasons pooled). When the
+    analysed count itself is withheld, `analysed_fallback` (the LA's released period counts, added up) is
+    drawn instead, labelled as such."""
     bars, unplotted = [], []
+    fallback = analysed_fallback or {}
     for _, r in flow.released.iterrows():
         referred, in_sample = _num(r["referred_in_window"]), _num(r["in_sample"])
         age, care = _num(r["excluded_age"]), _num(r["excluded_care_before_referral"])
@@ -280,16 +296,25 @@ def flow_bars(flow: CheckedTable) -> tuple[list[plots.FlowBar], list[str]]:
         elif in_sample is not None:
             segments.append((plots.POOLED, referred - in_sample))
         if in_sample is None:
-            segments.append((plots.POOLED, referred - sum(v for _, v in segments)))
+            from_periods = fallback.get(str(r["la"]))
+            if analysed is None and from_periods:
+                segments.append((plots.POOLED, referred - sum(v for _, v in segments) - from_periods))
+                segments.append((plots.ANALYSED_BY_PERIOD, from_periods))
+            else:
+                segments.append((plots.POOLED, referred - sum(v for _, v in segments)))
         elif censored is not None and analysed is not None:
             segments += [("censored", censored), ("analysed", analysed)]
         else:
-            known = censored if censored is not None else analysed
-            name = "censored" if censored is not None else "analysed"
-            if known is not None:
-                segments.append((name, known))
-            segments.append((plots.POOLED, in_sample - (known or 0.0)))
-        bars.append(plots.FlowBar(str(r["la"]), referred, [(k, max(v, 0.0)) for k, v in segments]))
+            inside: list[tuple[str, float]] = []
+            if censored is not None:
+                inside.append(("censored", censored))
+            if analysed is not None:
+                inside.append(("analysed", analysed))
+            elif fallback.get(str(r["la"])):
+                inside.append((plots.ANALYSED_BY_PERIOD, fallback[str(r["la"])]))
+            segments += [(plots.POOLED, in_sample - sum(v for _, v in inside)), *inside]
+        kept = [(k, max(v, 0.0)) for k, v in segments if v > 0 or k != plots.POOLED]
+        bars.append(plots.FlowBar(str(r["la"]), referred, kept))
     return bars, unplotted
 
 
@@ -407,7 +432,7 @@ def render_consort(
 ) -> tuple[dict[str, Markup], bytes]:
     """The CONSORT-SW sections as HTML fragments (escaped by their autoescaping template) by where the
     report places them (checklist, flow, baseline, primary, later), and the participant-flow figure (PNG)."""
-    bars, unplotted = flow_bars(flow)
+    bars, unplotted = flow_bars(flow, released_analysed(rates))
     flow_png = plots.participant_flow(bars)
     head_fit = run.headline.fit
     crude = crude_risks(rates, run, study)

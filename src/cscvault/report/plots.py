@@ -132,13 +132,15 @@ class FlowBar:
     segments: list[tuple[str, float]]
 
 
+POOLED = "withheld by disclosure control (pooled)"
+ANALYSED_BY_PERIOD = "analysed (released period counts, added up)"
 FLOW_COLOURS = {
     "excluded: age": "#b1b4b6",
     "excluded: in care before referral": "#6f777b",
     "censored": "#f47738",
     "analysed": TREATED,
+    ANALYSED_BY_PERIOD: "#5694ca",
 }
-POOLED = "withheld by disclosure control (pooled)"
 
 
 def participant_flow(bars: Sequence[FlowBar]) -> bytes:

@@ -60,3 +60,15 @@ def test_checklist_sections_are_unique_per_topic_and_name_sections() -> None:
 def test_no_chromium_means_no_pdf_and_a_note_saying_why(tmp_path: Path) -> None:
     result = html_to_pdf(b"<p>x</p>", chromium=tmp_path / "no-such-browser")
     assert result.content is None and "not installed" in result.note
+
+
+def test_a_withheld_analysed_count_is_drawn_from_the_released_period_counts() -> None:
+    small = FLOW.copy()
+    small.loc[1, ["censored", "analysed", "in_sample", "excluded_care_before_referral"]] = [3, 244, 247, 50]
+    checked = apply_profile(small, "acro-default", [c for c in small.columns if c != "la"], label_cols=["la"],
+                            relations=FLOW_RELATIONS)  # fmt: skip
+    bars, _ = flow_bars(checked, {"B": 200.0})
+    b = dict(bars[1].segments)
+    assert checked.released.loc[1, "analysed"] is None or pd.isna(checked.released.loc[1, "analysed"])
+    assert b[plots.ANALYSED_BY_PERIOD] == 200.0 and "analysed" not in b
+    assert sum(v for _, v in bars[1].segments) == bars[1].referred

@@ -285,3 +285,31 @@ def test_released_summary_rounds_counts_and_drops_non_finite() -> None:
 
     doc = released_document({"headline": {"n": 963, "x": math.inf}, "secondary": [{"n_events": 12}]}, 5)
     assert doc == {"headline": {"n": 965, "x": None}, "secondary": [{"n_events": 10}]}
+
+
+@pytest.mark.slow
+def test_whole_plan_report_has_every_consort_section_filled(full_run: tuple[Path, full.FullRun, str]) -> None:
+    """Under `--plan all` every CONSORT-SW section holds its analysis (none says it did not run)."""
+    import re
+
+    from cscvault.ingest.quality import quality_report
+    from cscvault.report.consort import CHECKLIST, FULL_PLAN_SECTIONS
+    from cscvault.report.render import render_report
+    from cscvault.report.whole_plan_section import released_summary, render_full_section
+
+    vault, run, _ = full_run
+    with open_raw_vault(vault, ADMIN) as v:
+        outputs = render_report(
+            run.primary, v.study, extra_rows=run.extra_rows, extra_html=render_full_section(run, v.study),
+            extra_summary=released_summary(run, v.study), not_derived=run.not_derived, summary=run.summary,
+            quality=quality_report(v),
+        )  # fmt: skip
+    html = next(o for o in outputs if o.name == "report.html").content.decode()
+    ids = set(re.findall(r'id="([^"]+)"', html))
+    assert {c.section for c in CHECKLIST} <= ids
+    assert "Not run in this analysis" not in html
+    assert {s for s, _ in FULL_PLAN_SECTIONS} <= ids
+    assert "cluster autocorrelation (correlation of two periods of one LA)" in html
+    doc = json.loads(next(o for o in outputs if o.name == "results.json").content)
+    assert list(doc) == ["study", "run_id", "plan_sha256", "code_version", "deliveries_sha256",
+                         "disclosure_profile", "results", "not_derived", "full_plan"]  # fmt: skip

@@ -12,6 +12,7 @@ import pytest
 
 from cscvault import api
 from cscvault.analysis.samples import build_primary_sample
+from cscvault.report.pdf import CHROMIUM
 from cscvault.synth.generate import generate
 from cscvault.vault import Credentials
 from tests.helpers import PASSWORD, open_raw_vault
@@ -75,7 +76,9 @@ def test_analysis_records_its_run_and_writes_results(
     assert changed and all(p.is_relative_to(vault) for p in changed), changed
     assert not list(tmp_path.iterdir())
     names = {o.name for o in out.outputs}
-    assert names == {"report.html", "results.json", "flow.csv", "rates.csv", "forest.png", "rates.png"}
+    expected = {"report.html", "results.json", "flow.csv", "rates.csv", "flow.png", "forest.png", "rates.png"}
+    # report.pdf when Chromium can print it (else report.html's meta says why there is none)
+    assert names - {"report.pdf"} == expected and ("report.pdf" in names) == CHROMIUM.exists()
     _, flow_bytes = api.run_output(vault, ANALYST, out.run.run_id, "flow.csv")
     for p in root.rglob("*"):  # the stored flow table's text is nowhere in clear outside the encrypted store
         if p.is_file() and not p.is_relative_to(vault):

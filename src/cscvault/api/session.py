@@ -299,7 +299,7 @@ class VaultSession:
             step("primary analysis", 0, 2)
             run = run_primary(self._vault)
             step("report", 1, 2)
-            outputs = render_report(run, self._vault.study)
+            outputs = render_report(run, self._vault.study, quality=quality_report(self._vault))
             step("done", 2, 2)
             not_derived = tuple(run.not_derived)
         else:
@@ -316,12 +316,16 @@ class VaultSession:
                 extra_html=render_full_section(full_run, self._vault.study),
                 extra_summary=released_summary(full_run, self._vault.study),
                 not_derived=full_run.not_derived,
+                summary=full_run.summary,
+                quality=quality_report(self._vault),
             )
             not_derived = tuple(full_run.not_derived)
         store_outputs(self._vault, run.run_id, plan, run.plan_sha256, outputs)
         release = None
         if request_release is not None:
-            names: list[str | Path] = [o.name for o in outputs]
+            # The PDF is the HTML report printed: the checker reviews report.html; the release gate takes
+            # no PDFs (it cannot screen their text), so asking for it would refuse the whole request.
+            names: list[str | Path] = [o.name for o in outputs if o.kind != "document"]
             release = _release.request_release(self._vault, names, request_release, run=run.run_id)
         return AnalysisOutput(run, list_outputs(self._vault, run.run_id), release, not_derived)
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import matplotlib
 
@@ -118,5 +119,54 @@ def rates(series: dict[str, list[tuple[str, float | None]]]) -> bytes:
     ax.set_ylabel("Looked after within 18 months (%)", fontsize=9)
     ax.tick_params(axis="x", labelsize=8)
     ax.legend(fontsize=8, frameon=False, ncol=3)
+    ax.spines[["top", "right"]].set_visible(False)
+    return _png(fig)
+
+
+@dataclass(frozen=True)
+class FlowBar:
+    """One LA's participant flow: its referred total and the released segments it splits into."""
+
+    la: str
+    referred: float
+    segments: list[tuple[str, float]]
+
+
+POOLED = "withheld by disclosure control (pooled)"
+ANALYSED_BY_PERIOD = "analysed (released period counts, added up)"
+FLOW_COLOURS = {
+    "excluded: age": "#b1b4b6",
+    "excluded: in care before referral": "#6f777b",
+    "censored": "#f47738",
+    "analysed": TREATED,
+    ANALYSED_BY_PERIOD: "#5694ca",
+}
+
+
+def participant_flow(bars: Sequence[FlowBar]) -> bytes:
+    """Horizontal stacked bars per LA: referred split into excluded (by reason), censored and analysed; a
+    withheld part is a hatched grey band (the remainder the released counts imply)."""
+    fig, ax = plt.subplots(figsize=(7.5, 0.6 * max(len(bars), 1) + 1.6))
+    seen: set[str] = set()
+    for y, bar in enumerate(bars):
+        left = 0.0
+        for name, value in bar.segments:
+            pooled = name == POOLED
+            ax.barh(
+                y, value, left=left, height=0.6,
+                color="#f3f2f1" if pooled else FLOW_COLOURS.get(name, CONTROL),
+                hatch="///" if pooled else None, edgecolor="#505a5f" if pooled else "white",
+                label=None if name in seen else name,
+            )  # fmt: skip
+            seen.add(name)
+            left += value
+        ax.text(bar.referred, y, f"  {bar.referred:g} referred", va="center", fontsize=8, color=INK)
+    ax.set_yticks(list(range(len(bars))))
+    ax.set_yticklabels([b.la for b in bars], fontsize=9)
+    ax.invert_yaxis()
+    right = max((b.referred for b in bars), default=1.0)
+    ax.set_xlim(0, right * 1.25)
+    ax.set_xlabel("Children with a referral in the trial window (released counts)", fontsize=9)
+    ax.legend(fontsize=8, frameon=False, ncol=3, loc="upper center", bbox_to_anchor=(0.5, -0.22))
     ax.spines[["top", "right"]].set_visible(False)
     return _png(fig)

@@ -12,7 +12,7 @@ import base64
 import datetime as dt
 import json
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from importlib import resources
 from typing import Any
 
@@ -22,12 +22,15 @@ from markupsafe import Markup
 
 from cscvault.analysis.models.glmm import GlmmFit
 from cscvault.analysis.primary import PrimaryRun
+from cscvault.analysis.results import RunSummary
 from cscvault.analysis.sources import NotDerived
 from cscvault.disclosure.check import CheckedTable, apply_profile
 from cscvault.disclosure.profiles import get_profile
 from cscvault.report import plots
+from cscvault.report.consort import render_consort
 from cscvault.report.labels import term_label
 from cscvault.report.numbers import COEF_DIGITS, fmt_ci, fmt_number, fmt_p, fmt_ratio, p_clause
+from cscvault.report.pdf import html_to_pdf
 from cscvault.report.relations import FLOW_RELATIONS, RATES_RELATIONS
 from cscvault.study import Study
 from cscvault.vault.run_outputs import RunOutput
@@ -91,12 +94,16 @@ def render_report(
     extra_html: str = "",
     extra_summary: dict[str, Any] | None = None,
     not_derived: Sequence[NotDerived] | None = None,
+    summary: RunSummary | None = None,
+    quality: Mapping[str, Any] | None = None,
 ) -> list[RunOutput]:
     """The run's outputs, to be stored inside the vault (never written to a folder): report.html,
     results.json, the flow and rates tables (with their declared relations) and the figures (naming the
     table they draw). `extra_*` carry the rest of the plan (`analyse --plan all`): its rows, its report
     section (already disclosure-checked HTML) and summary. `not_derived`: the outcomes the delivered
-    returns could not derive (default: the primary run's own)."""
+    returns could not derive (default: the primary run's own). `summary`: the whole plan's results (None
+    under `--plan primary`: its CONSORT sections then say they did not run); `quality`: the ingest's
+    data-quality summary (`ingest.quality.quality_report`) for the appendix."""
     missing = list(run.not_derived if not_derived is None else not_derived)
     profile = get_profile(study.disclosure_profile)
     flow = checked_flow(run, study)
@@ -144,6 +151,8 @@ def render_report(
         }
         for f in fits
     ]
+    headline = _headline(head, _label(run.headline.sample, run.headline.model))
+    consort, flow_png = render_consort(run, study, flow, rates_checked, headline, summary, quality)
     template = (resources.files("cscvault.report") / "templates" / "report.html.j2").read_text(encoding="utf-8")
     html = (
         Environment(autoescape=True, undefined=StrictUndefined)
@@ -161,7 +170,8 @@ def render_report(
             flow_suppressed=flow.suppressed_count,
             rates=rates.to_dict("records"),
             rates_suppressed=rates_checked.suppressed_count,
-            headline=_headline(head, _label(run.headline.sample, run.headline.model)),
+            headline=headline,
+            consort=consort,
             models=models,
             notes=run.sample.notes,
             not_derived=missing,
@@ -184,8 +194,21 @@ def render_report(
         document["full_plan"] = extra_summary
     flow_frame = flow.original[[*flow.label_cols, *flow.count_cols]]
     rates_frame = rates_checked.original[[*rates_checked.label_cols, *rates_checked.count_cols]]
+    pdf = html_to_pdf(html.encode("utf-8"))
+    report_meta: dict[str, Any] = {"title": "analysis report"}
+    documents = []
+    if pdf.content is None:
+        report_meta["pdf"] = pdf.note  # why this run has no report.pdf
+    else:
+        documents.append(
+            RunOutput(
+                "report.pdf", "document", pdf.content,
+                {"title": "analysis report (PDF)", "from": "report.html", "renderer": pdf.renderer},
+            )
+        )  # fmt: skip
     return [
-        RunOutput("report.html", "html", html.encode("utf-8"), {"title": "analysis report"}),
+        RunOutput("report.html", "html", html.encode("utf-8"), report_meta),
+        *documents,
         RunOutput(
             "results.json", "results", (json.dumps(document, indent=2, default=str) + "\n").encode("utf-8"),
             {"title": "model results (counts rounded)"},
@@ -197,6 +220,10 @@ def render_report(
         RunOutput(
             "rates.csv", "table", rates_frame.to_csv(index=False).encode("utf-8"),
             {"title": "events and children by LA and period", "relations": [r.as_dict() for r in RATES_RELATIONS]},
+        ),
+        RunOutput(
+            "flow.png", "figure", flow_png,
+            {"title": "participant flow by LA (released counts; withheld parts pooled)", "data": "flow.csv"},
         ),
         RunOutput("forest.png", "figure", forest, {"title": "odds ratios by model", "data": "results.json"}),
         RunOutput(

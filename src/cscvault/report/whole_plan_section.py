@@ -34,6 +34,7 @@ FOREST_LIMITS = (0.01, 100.0)  # CI bounds outside this range are drawn at the e
 _TEMPLATE = """
 <section id="full-plan">
 <h2>Full analysis plan</h2>
+<div id="missing-data">
 <h3>Headline: {{ head.label }}</h3>
 <p>Odds ratio of care within 18 months, treated vs control: <strong>{{ f(head.odds_ratio) }}</strong>
 (95% CI {{ f(head.ci_low) }} to {{ f(head.ci_high) }}; {{ pc(head.p_value) }}{% if head.df %};
@@ -54,13 +55,16 @@ under the null, by simulation of the design: <code>cscvault design null-sim</cod
 {% endfor %}</tbody></table>
 <p>Imputed: {{ imputation[0].imputed | join(", ") }} (chained equations with the LA in every imputation model).</p>
 {% endif %}
+</div>
 
+<div id="randomisation">
 <h3>Small-cluster inference ({{ sc.n }} children, complete case)</h3>
 <table><thead><tr><th>Method</th><th>Odds ratio</th><th>95% CI</th><th>p</th><th>Reference</th></tr></thead>
 <tbody>{% for r in small %}<tr><td>{{ r.method }}</td><td>{{ f(r.odds_ratio) }}</td>
 <td>{{ r.ci }}</td><td>{{ p(r.p_value) }}</td><td>{{ r.reference }}</td></tr>{% endfor %}</tbody></table>
 <p>{{ sc.randomisation.design }}</p>
 {% for n in sc.notes %}<p class="note">{{ n }}</p>{% endfor %}
+</div>
 
 <h3>Correlation structure</h3>
 <p>With an LA x period random effect as well as the LA one: odds ratio {{ f(st.odds_ratio) }}
@@ -69,6 +73,7 @@ cluster autocorrelation {{ f(st.cluster_autocorrelation, 3) }}; likelihood-ratio
 {{ pc(st.lr_p_value) }}{% if st.singular %} (a variance is estimated at zero){% endif %}.</p>
 
 {% if ex %}
+<div id="exposure-time">
 <h3>Exposure time</h3>
 {% if ex.get("error") %}<p>The exposure-time models could not be fitted: {{ ex.error }}</p>{% else %}
 <p>The primary model refitted with one odds ratio per exposure time (periods since the LA's go-live; each
@@ -97,9 +102,11 @@ With five LAs the last exposure times rest on one or two LAs, so this test has l
 {% if ex.delayed %}<p class="note">Delayed effect: {{ ex.transition_handling }}.</p>
 {% else %}<p class="note">Delayed effect not estimated: {{ ex.delayed_error }}.</p>{% endif %}
 {% endif %}
+</div>
 {% endif %}
 
 {% if secondary %}
+<div id="secondary">
 <h3>Secondary outcomes</h3>
 <table><thead><tr><th>#</th><th>Outcome</th><th>Model</th><th>Effect</th><th>Estimate</th><th>95% CI</th>
 <th>p</th><th>Children</th><th>Events</th><th>Censored</th></tr></thead><tbody>
@@ -109,9 +116,11 @@ With five LAs the last exposure times rest on one or two LAs, so this test has l
 {% if r.note %}<tr><td></td><td colspan="9" class="note">{{ r.note }}</td></tr>{% endif %}
 {% endfor %}</tbody></table>
 <p>Follow-up that runs past an LA's latest delivered data is censored, never counted as no event.</p>
+</div>
 {% endif %}
 
 {% if sensitivity %}
+<div id="sensitivity">
 <h3>Sensitivity and exploratory analyses</h3>
 <table><thead><tr><th>Analysis</th><th>Odds ratio</th><th>95% CI</th><th>p</th><th>Children</th>
 <th>Further terms (odds ratio)</th></tr></thead><tbody>
@@ -120,6 +129,7 @@ With five LAs the last exposure times rest on one or two LAs, so this test has l
 <td>{{ f(r.odds_ratio) }}</td><td>{{ f(r.ci_low) }} to {{ f(r.ci_high) }}</td><td>{{ p(r.p_value) }}</td>
 <td>{{ r.n }}</td><td>{% for k, v in r.terms.items() %}{{ label(k) }}: {{ f(v) }}{% if not loop.last %}; {% endif %}
 {% endfor %}{% if r.note %} ({{ r.note }}){% endif %}</td>{% endif %}</tr>{% endfor %}</tbody></table>
+</div>
 {% endif %}
 
 <h3>All odds-ratio analyses</h3>

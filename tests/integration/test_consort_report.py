@@ -143,10 +143,16 @@ def test_every_count_in_the_report_tables_was_released(report: tuple[str, Report
     assert checked > 50  # the walk did find the tables
 
 
-def test_participant_flow_figure_is_stored_as_a_run_output(report: tuple[str, ReportParser]) -> None:
+def test_participant_flow_figure_is_stored_as_a_run_output(
+    report: tuple[str, ReportParser], stored: dict[str, bytes]
+) -> None:
     _, parser = report
-    flow_images = parser.images["flow"]
-    assert len(flow_images) == 1 and len(flow_images[0]) > 2000
+    flow_images = parser.images["flow"]  # by LA, and by LA and period (inside the flow section)
+    assert len(flow_images) == 2 and all(len(i) > 2000 for i in flow_images)
+    assert len(parser.images["flow-period"]) == 1
+    assert stored["flow_period.png"].startswith(b"\x89PNG")
+    periods = stored["flow_period.csv"].decode().splitlines()
+    assert periods[0].startswith("la,period,referred_in_window") and len(periods) > 6
 
 
 def test_the_pdf_is_a_stored_output_with_the_section_headings(stored: dict[str, bytes]) -> None:

@@ -42,6 +42,8 @@ FLOW_COLUMNS = [
     "first_referral_ties",
     "age_missing",
 ]
+FLOW_PERIOD_COLUMNS = ["la", "period", *FLOW_COLUMNS[1:]]
+OUTSIDE_PERIODS = "outside the periods"
 
 
 @dataclass
@@ -52,6 +54,8 @@ class PrimarySample:
     flow: pd.DataFrame
     data_end: dict[str, dt.date]
     notes: list[str] = field(default_factory=list)
+    # The same flow by LA and period of the first referral (the CONSORT-SW flow per cluster and period).
+    flow_by_period: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=FLOW_PERIOD_COLUMNS))
 
     @property
     def analysed(self) -> pd.DataFrame:
@@ -175,6 +179,7 @@ def primary_sample_from_frames(
     first = _covariates(first, children, share, study)
     keep = first["age_eligible"] & ~care_before
     flow = _flow(first, keep, care_before, censored, study)
+    flow_by_period = _flow_by_period(first, keep, care_before, censored, study)
     frame = first[keep].reset_index(drop=True)
     notes = []
     n_ties = int(first.loc[keep, "tie"].sum())
@@ -183,7 +188,7 @@ def primary_sample_from_frames(
             f"{n_ties} children had more than one referral on their first referral day; the first in a fixed "
             "order (no further action, previous plans, age) was kept"
         )
-    return PrimarySample(frame=frame, flow=flow, data_end=data_end, notes=notes)
+    return PrimarySample(frame=frame, flow=flow, data_end=data_end, notes=notes, flow_by_period=flow_by_period)
 
 
 def _covariates(first: pd.DataFrame, children: pd.DataFrame, share: pd.Series, study: Study) -> pd.DataFrame:
@@ -205,27 +210,46 @@ def _covariates(first: pd.DataFrame, children: pd.DataFrame, share: pd.Series, s
     return out
 
 
+def _flow_row(first: pd.DataFrame, mine: pd.Series, keep: pd.Series, care_before: pd.Series,
+              censored: pd.Series) -> dict[str, int]:  # fmt: skip
+    kept = mine & keep
+    return {
+        "referred_in_window": int(mine.sum()),
+        "excluded_age": int((mine & ~first["age_eligible"]).sum()),
+        "excluded_care_before_referral": int((mine & first["age_eligible"] & care_before).sum()),
+        "in_sample": int(kept.sum()),
+        "censored": int((kept & censored).sum()),
+        "analysed": int((kept & ~censored).sum()),
+        "events": int((kept & first["event"]).sum()),
+        "first_referral_ties": int((kept & first["tie"]).sum()),
+        "age_missing": int((kept & first["age_group"].isna()).sum()),
+    }
+
+
+def _flow_by_period(
+    first: pd.DataFrame, keep: pd.Series, care_before: pd.Series, censored: pd.Series, study: Study
+) -> pd.DataFrame:
+    """The flow per LA and period of the child's first referral in the window; every LA x period of the
+    design has a row (zeros included), so the rows of one LA add up to its row of the LA flow table."""
+    period = first["period"].fillna(OUTSIDE_PERIODS)
+    names = [p.name for p in study.periods]
+    if (period == OUTSIDE_PERIODS).any():
+        names.append(OUTSIDE_PERIODS)
+    rows: list[dict[str, Any]] = []
+    for la in study.local_authorities:
+        for name in names:
+            mine = (first["la_code"] == la.ons_code) & (period == name)
+            rows.append({"la": la.name, "period": name, **_flow_row(first, mine, keep, care_before, censored)})
+    return pd.DataFrame(rows, columns=FLOW_PERIOD_COLUMNS)
+
+
 def _flow(
     first: pd.DataFrame, keep: pd.Series, care_before: pd.Series, censored: pd.Series, study: Study
 ) -> pd.DataFrame:
-    rows: list[dict[str, Any]] = []
-    for la in study.local_authorities:
-        mine = first["la_code"] == la.ons_code
-        kept = mine & keep
-        rows.append(
-            {
-                "la": la.name,
-                "referred_in_window": int(mine.sum()),
-                "excluded_age": int((mine & ~first["age_eligible"]).sum()),
-                "excluded_care_before_referral": int((mine & first["age_eligible"] & care_before).sum()),
-                "in_sample": int(kept.sum()),
-                "censored": int((kept & censored).sum()),
-                "analysed": int((kept & ~censored).sum()),
-                "events": int((kept & first["event"]).sum()),
-                "first_referral_ties": int((kept & first["tie"]).sum()),
-                "age_missing": int((kept & first["age_group"].isna()).sum()),
-            }
-        )
+    rows = [
+        {"la": la.name, **_flow_row(first, first["la_code"] == la.ons_code, keep, care_before, censored)}
+        for la in study.local_authorities
+    ]
     flow = pd.DataFrame(rows, columns=FLOW_COLUMNS)
     total = flow.drop(columns="la").sum().to_dict()
     return pd.concat([flow, pd.DataFrame([{"la": "All", **total}])], ignore_index=True)

@@ -74,13 +74,25 @@ def design_power(
     return {
         **res.as_dict(),
         "wedges": wedges,
+        "clusters": len(wedges),
         "periods": n_periods,
+        "children": children,
         "cluster_period_size": size,
         "icc": icc,
         "cac": cac,
         "baseline_risk": baseline_risk,
+        "risk_difference": risk_difference,
+        "test": POWER_TEST if res.df is None else f"two-sided t test with {res.df:g} df on the GLS estimate",
         "minimum_detectable_risk_difference_80": minimum_detectable_effect(res.se, alpha=alpha),
     }
+
+
+# What `design_power` assumes about the analysis (stated with every result: a power figure means nothing
+# without the test it is the power of).
+POWER_TEST = (
+    "two-sided Wald z test of the risk difference, GLS variance of Hussey and Hughes (2007) with a cluster "
+    "autocorrelation (Hooper et al. 2016); linear (risk-scale) model, equal cluster-period sizes"
+)
 
 
 def read_identity_file(path: Path) -> Any:

@@ -35,6 +35,17 @@ def power(
         f"power {out['power']:.3f} to detect a risk difference of {risk_difference:+.4f} (SE {out['se']:.4f}); "
         f"minimum detectable at 80%: {out['minimum_detectable_risk_difference_80']:.4f}"
     )
+    wedges = ", ".join(str(w) for w in out["wedges"])
+    typer.echo(
+        "assumptions:\n"
+        f"  baseline risk (control): {out['baseline_risk']:g}\n"
+        f"  clusters (local authorities): {out['clusters']}, periods: {out['periods']} "
+        f"(go-live period per cluster: {wedges})\n"
+        f"  children: {out['children']}, cluster-period size: {out['cluster_period_size']:.1f} (spread evenly)\n"
+        f"  ICC (risk scale): {out['icc']:g}, cluster autocorrelation (CAC): {out['cac']:g}\n"
+        f"  alpha: {out['alpha']:g}\n"
+        f"  test: {out['test']}"
+    )
 
 
 @app.command("null-sim")

@@ -42,6 +42,7 @@ class ChecklistItem:
 CHECKLIST = (
     ChecklistItem("3a", "Trial design: stepped-wedge schematic, clusters and go-live dates", "design", figure=True),
     ChecklistItem("13a", "Participant flow: referred, excluded by reason, analysed, per cluster", "flow", True),
+    ChecklistItem("13a", "Participant flow per cluster and period", "flow-period", figure=True),
     ChecklistItem("13b", "Losses and exclusions after inclusion (censored follow-up), with reasons", "flow-table"),
     ChecklistItem("14a", "Periods of recruitment and follow-up, by cluster and period", "rates", figure=True),
     ChecklistItem("15", "Baseline characteristics by condition (control vs intervention periods)", "baseline"),
@@ -80,7 +81,18 @@ grey hatched band of the remainder that the released counts imply (the reasons p
 value. Where an LA's analysed count is withheld, the blue band is the sum of its released
 children-analysed counts by period (outcome-rates table), so at least that many were analysed.
 {% if flow_unplotted %} Not drawn (their totals are withheld): {{ flow_unplotted | join(", ") }}.{% endif %}
-By period: children analysed and events per LA and period are in the outcome-rates section.</p>
+</p>
+<figure id="flow-period">
+<img src="{{ flow_period_png }}"
+ alt="Participant flow by local authority and period: referred, excluded by reason, censored, analysed">
+<figcaption class="note">The same flow per local authority and period of the child's first referral, from
+the disclosure-checked LA x period flow table, checked together with the LA table above and the outcome
+rates so that no withheld cell can be recovered by subtraction. A withheld part is the grey hatched band of
+the remainder the released counts imply; an LA whose referred count is withheld in a period shows
+"withheld" on its row (its period is then only in the LA total above).
+{% if flow_period_withheld %}Withheld referred counts: {{ flow_period_withheld }} of {{ flow_period_cells }}
+LA x period cells.{% endif %}</figcaption>
+</figure>
 </section>
 
 <!--part:baseline-->
@@ -284,38 +296,69 @@ def flow_bars(
     bars, unplotted = [], []
     fallback = analysed_fallback or {}
     for _, r in flow.released.iterrows():
-        referred, in_sample = _num(r["referred_in_window"]), _num(r["in_sample"])
-        age, care = _num(r["excluded_age"]), _num(r["excluded_care_before_referral"])
-        censored, analysed = _num(r["censored"]), _num(r["analysed"])
-        if referred is None:
+        bar = _flow_bar(r, str(r["la"]), fallback.get(str(r["la"])))
+        if bar is None:
             unplotted.append(str(r["la"]))
-            continue
-        segments: list[tuple[str, float]] = []
-        if age is not None and care is not None:
-            segments += [("excluded: age", age), ("excluded: in care before referral", care)]
-        elif in_sample is not None:
-            segments.append((plots.POOLED, referred - in_sample))
-        if in_sample is None:
-            from_periods = fallback.get(str(r["la"]))
-            if analysed is None and from_periods:
-                segments.append((plots.POOLED, referred - sum(v for _, v in segments) - from_periods))
-                segments.append((plots.ANALYSED_BY_PERIOD, from_periods))
-            else:
-                segments.append((plots.POOLED, referred - sum(v for _, v in segments)))
-        elif censored is not None and analysed is not None:
-            segments += [("censored", censored), ("analysed", analysed)]
         else:
-            inside: list[tuple[str, float]] = []
-            if censored is not None:
-                inside.append(("censored", censored))
-            if analysed is not None:
-                inside.append(("analysed", analysed))
-            elif fallback.get(str(r["la"])):
-                inside.append((plots.ANALYSED_BY_PERIOD, fallback[str(r["la"])]))
-            segments += [(plots.POOLED, in_sample - sum(v for _, v in inside)), *inside]
-        kept = [(k, max(v, 0.0)) for k, v in segments if v > 0 or k != plots.POOLED]
-        bars.append(plots.FlowBar(str(r["la"]), referred, kept))
+            bars.append(bar)
     return bars, unplotted
+
+
+@dataclass(frozen=True)
+class FlowPanel:
+    """One period of the participant flow: a bar per LA whose referred count is released, and the LAs
+    whose referred count is withheld (shown as "withheld" on their row, never drawn)."""
+
+    period: str
+    bars: list[plots.FlowBar]
+    withheld: list[str]
+
+
+def flow_period_panels(flow_period: CheckedTable) -> list[FlowPanel]:
+    """The released LA x period flow as one panel per period (periods in table order), each bar built like
+    the LA bars: withheld reasons or outcomes become a pooled band of what the released counts imply."""
+    panels: dict[str, FlowPanel] = {}
+    for _, r in flow_period.released.iterrows():
+        period = str(r["period"])
+        panel = panels.setdefault(period, FlowPanel(period, [], []))
+        bar = _flow_bar(r, str(r["la"]), None)
+        if bar is None:
+            panel.withheld.append(str(r["la"]))
+        else:
+            panel.bars.append(bar)
+    return list(panels.values())
+
+
+def _flow_bar(r: pd.Series, label: str, from_periods: float | None) -> plots.FlowBar | None:
+    referred, in_sample = _num(r["referred_in_window"]), _num(r["in_sample"])
+    age, care = _num(r["excluded_age"]), _num(r["excluded_care_before_referral"])
+    censored, analysed = _num(r["censored"]), _num(r["analysed"])
+    if referred is None:
+        return None
+    segments: list[tuple[str, float]] = []
+    if age is not None and care is not None:
+        segments += [("excluded: age", age), ("excluded: in care before referral", care)]
+    elif in_sample is not None:
+        segments.append((plots.POOLED, referred - in_sample))
+    if in_sample is None:
+        if analysed is None and from_periods:
+            segments.append((plots.POOLED, referred - sum(v for _, v in segments) - from_periods))
+            segments.append((plots.ANALYSED_BY_PERIOD, from_periods))
+        else:
+            segments.append((plots.POOLED, referred - sum(v for _, v in segments)))
+    elif censored is not None and analysed is not None:
+        segments += [("censored", censored), ("analysed", analysed)]
+    else:
+        inside: list[tuple[str, float]] = []
+        if censored is not None:
+            inside.append(("censored", censored))
+        if analysed is not None:
+            inside.append(("analysed", analysed))
+        elif from_periods:
+            inside.append((plots.ANALYSED_BY_PERIOD, from_periods))
+        segments += [(plots.POOLED, in_sample - sum(v for _, v in inside)), *inside]
+    kept = [(k, max(v, 0.0)) for k, v in segments if v > 0 or k != plots.POOLED]
+    return plots.FlowBar(label, referred, kept)
 
 
 def crude_risks(rates: CheckedTable, run: PrimaryRun, study: Study) -> dict[str, Any]:
@@ -429,11 +472,17 @@ def render_consort(
     headline: Mapping[str, Any],
     summary: RunSummary | None,
     quality: Mapping[str, Any] | None,
-) -> tuple[dict[str, Markup], bytes]:
+    flow_period: CheckedTable,
+) -> tuple[dict[str, Markup], bytes, bytes]:
     """The CONSORT-SW sections as HTML fragments (escaped by their autoescaping template) by where the
-    report places them (checklist, flow, baseline, primary, later), and the participant-flow figure (PNG)."""
+    report places them (checklist, flow, baseline, primary, later), and the participant-flow figures (PNG):
+    by LA, and by LA and period."""
     bars, unplotted = flow_bars(flow, released_analysed(rates))
     flow_png = plots.participant_flow(bars)
+    panels = flow_period_panels(flow_period)
+    flow_period_png = plots.participant_flow_by_period(
+        [str(la) for la in flow.released["la"]], [(p.period, p.bars, p.withheld) for p in panels]
+    )
     head_fit = run.headline.fit
     crude = crude_risks(rates, run, study)
     eff = head_fit.effect
@@ -465,6 +514,9 @@ def render_consort(
             checklist=CHECKLIST,
             flow_png="data:image/png;base64," + base64.b64encode(flow_png).decode(),
             flow_unplotted=unplotted,
+            flow_period_png="data:image/png;base64," + base64.b64encode(flow_period_png).decode(),
+            flow_period_withheld=sum(len(p.withheld) for p in panels),
+            flow_period_cells=sum(len(p.withheld) + len(p.bars) for p in panels),
             baseline_condition=_markup(_baseline_html(checked_baseline(run, study, "condition"), study)),
             baseline_la=_markup(_baseline_html(checked_baseline(run, study, "la"), study)),
             head=headline,
@@ -478,7 +530,8 @@ def render_consort(
         )
     )
     parts = re.split(r"<!--part:(\w+)-->", html)[1:]
-    return {name: _markup(text) for name, text in zip(parts[::2], parts[1::2], strict=True)}, flow_png
+    fragments = {name: _markup(text) for name, text in zip(parts[::2], parts[1::2], strict=True)}
+    return fragments, flow_png, flow_period_png
 
 
 def _fmt3(value: Any) -> str:

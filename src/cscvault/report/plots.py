@@ -170,3 +170,62 @@ def participant_flow(bars: Sequence[FlowBar]) -> bytes:
     ax.legend(fontsize=8, frameon=False, ncol=3, loc="upper center", bbox_to_anchor=(0.5, -0.22))
     ax.spines[["top", "right"]].set_visible(False)
     return _png(fig)
+
+
+WITHHELD = "withheld"
+PANEL_COLUMNS = 3
+
+
+def participant_flow_by_period(
+    las: Sequence[str], panels: Sequence[tuple[str, Sequence[FlowBar], Sequence[str]]]
+) -> bytes:
+    """Small multiples, one panel per period on a shared axis: per LA, referred split as in
+    `participant_flow`. An LA whose referred count is withheld in a period shows the word "withheld" on its
+    row; a panel with nothing released says so, so no panel is an unexplained blank."""
+    n = max(len(panels), 1)
+    cols = min(PANEL_COLUMNS, n)
+    rows = -(-n // cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(3.0 * cols + 1.0, (0.32 * max(len(las), 1) + 1.0) * rows),
+                             sharex=True, squeeze=False)  # fmt: skip
+    right = max((b.referred for _, bars, _ in panels for b in bars), default=1.0)
+    seen: set[str] = set()
+    order = {la: i for i, la in enumerate(las)}
+    for k, ax in enumerate(axes.flat):
+        if k >= len(panels):
+            ax.set_visible(False)
+            continue
+        period, bars, withheld = panels[k]
+        for bar in bars:
+            y, left = order[bar.la], 0.0
+            for name, value in bar.segments:
+                pooled = name == POOLED
+                ax.barh(
+                    y, value, left=left, height=0.65,
+                    color="#f3f2f1" if pooled else FLOW_COLOURS.get(name, CONTROL),
+                    hatch="///" if pooled else None, edgecolor="#505a5f" if pooled else "white", linewidth=0.5,
+                    label=None if name in seen else name,
+                )  # fmt: skip
+                seen.add(name)
+                left += value
+            ax.text(bar.referred, y, f" {bar.referred:g}", va="center", fontsize=6, color=INK)
+        for la in withheld:
+            ax.text(0, order[la], f" {WITHHELD}", va="center", fontsize=6, color="#505a5f", style="italic")
+        if not bars:
+            ax.text(0.5, 0.5, "all counts withheld\n(see the LA totals)", transform=ax.transAxes,
+                    ha="center", va="center", fontsize=7, color="#505a5f")  # fmt: skip
+        ax.set_title(period, fontsize=8, color=INK)
+        ax.set_yticks(list(range(len(las))))
+        ax.set_yticklabels(list(las) if k % cols == 0 else [], fontsize=7)
+        ax.set_ylim(len(las) - 0.5, -0.5)
+        ax.set_xlim(0, right * 1.3)
+        ax.tick_params(axis="x", labelsize=6)
+        ax.spines[["top", "right"]].set_visible(False)
+    fig.supxlabel("Children referred in the period (released counts)", fontsize=8)
+    handles, labels = [], []
+    for ax in axes.flat:
+        h, lab = ax.get_legend_handles_labels()
+        handles += h
+        labels += lab
+    fig.legend(handles, labels, fontsize=7, frameon=False, ncol=3, loc="upper center", bbox_to_anchor=(0.5, 0.0))
+    fig.tight_layout()
+    return _png(fig)

@@ -13,6 +13,7 @@ import datetime as dt
 import json
 import math
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from importlib import resources
 from typing import Any
 
@@ -23,8 +24,9 @@ from markupsafe import Markup
 from cscvault.analysis.models.glmm import GlmmFit
 from cscvault.analysis.primary import PrimaryRun
 from cscvault.analysis.results import RunSummary
+from cscvault.analysis.samples import FLOW_COLUMNS
 from cscvault.analysis.sources import NotDerived
-from cscvault.disclosure.check import CheckedTable, apply_profile
+from cscvault.disclosure.check import CellRef, CheckedTable, apply_release
 from cscvault.disclosure.profiles import get_profile
 from cscvault.report import plots
 from cscvault.report.consort import render_consort
@@ -49,34 +51,63 @@ def _label(sample: str, model: str) -> str:
     return f"{MODEL_LABELS.get(sample, sample)}, {est}"
 
 
-def checked_flow(run: PrimaryRun, study: Study) -> CheckedTable:
+FLOW_COUNTS = [c for c in FLOW_COLUMNS if c != "la"]
+
+
+@dataclass(frozen=True)
+class CheckedFlows:
+    """The flow by LA, the flow by LA and period, and the events and children by LA and period, checked
+    together: each LA's row is the sum of its period rows and the rates' children and events are the
+    period rows' analysed and events, so a cell withheld in one table cannot be got back from another."""
+
+    flow: CheckedTable
+    flow_period: CheckedTable
+    rates: CheckedTable
+    rates_released: pd.DataFrame  # the released rates with rate_pct from released counts
+
+
+def checked_flows(run: PrimaryRun, study: Study) -> CheckedFlows:
     flow = run.sample.flow[run.sample.flow["la"] != "All"].reset_index(drop=True)
-    counts = [c for c in flow.columns if c != "la"]
-    return apply_profile(
-        flow, study.disclosure_profile, counts, label_cols=["la"], name="flow", relations=FLOW_RELATIONS
+    return check_flow_tables(flow, run.sample.flow_by_period, _rates_table(run, study), study.disclosure_profile)
+
+
+def check_flow_tables(flow: pd.DataFrame, by_period: pd.DataFrame, rates: pd.DataFrame, profile: str) -> CheckedFlows:
+    """`flow` (per LA), `by_period` (per LA and period) and `rates` (children analysed and events per LA and
+    period) through the profile as one release, linked as `CheckedFlows` describes."""
+    by_period = by_period.reset_index(drop=True)
+    links: list[tuple[CellRef, list[CellRef]]] = []
+    for la in flow["la"]:
+        mine = by_period[by_period["la"] == la]
+        for col in FLOW_COUNTS:
+            links.append((("flow", (la, col)), [("flow_period", (la, p, col)) for p in mine["period"]]))
+    pairs = {"children": "analysed", "events": "events"}
+    known = set(zip(by_period["la"], by_period["period"], strict=True))
+    for la, period in zip(rates["la"], rates["period"], strict=True):
+        if (la, period) in known:
+            for rate_col, flow_col in pairs.items():
+                links.append((("rates", (la, period, rate_col)), [("flow_period", (la, period, flow_col))]))
+    checked = apply_release(
+        {"flow": flow, "flow_period": by_period, "rates": rates},
+        profile,
+        count_cols={"flow": FLOW_COUNTS, "flow_period": FLOW_COUNTS, "rates": ["events", "children"]},
+        label_cols={"flow": ["la"], "flow_period": ["la", "period"], "rates": ["la", "period"]},
+        relations={"flow": FLOW_RELATIONS, "flow_period": FLOW_RELATIONS, "rates": RATES_RELATIONS},
+        links=links,
     )
+    rates_checked = checked["rates"]
+    released = rates_checked.released.copy()
+    released["rate_pct"] = rates_checked.percentages("events", "children")
+    return CheckedFlows(checked["flow"], checked["flow_period"], rates_checked, released)
 
 
-def checked_rates(run: PrimaryRun, study: Study) -> tuple[CheckedTable, pd.DataFrame]:
-    """Events and children analysed by LA and period, checked; percentages from released counts only."""
+def _rates_table(run: PrimaryRun, study: Study) -> pd.DataFrame:
     frame = run.sample.analysed
     grouped = frame.groupby(["la", "period"], sort=False).agg(children=("cla_18m", "size"), events=("cla_18m", "sum"))
     order = {p.name: i for i, p in enumerate(study.periods)}
     table = grouped.reset_index()
     table["events"] = table["events"].astype(int)
     table = table.sort_values(["la", "period"], key=lambda s: s.map(order) if s.name == "period" else s)
-    table = table.reset_index(drop=True)
-    checked = apply_profile(
-        table,
-        study.disclosure_profile,
-        ["events", "children"],
-        label_cols=["la", "period"],
-        name="rates",
-        relations=RATES_RELATIONS,
-    )
-    released = checked.released.copy()
-    released["rate_pct"] = checked.percentages("events", "children")
-    return checked, released
+    return table.reset_index(drop=True)
 
 
 def _fmt(value: Any, digits: int = 3) -> str:
@@ -106,8 +137,8 @@ def render_report(
     data-quality summary (`ingest.quality.quality_report`) for the appendix."""
     missing = list(run.not_derived if not_derived is None else not_derived)
     profile = get_profile(study.disclosure_profile)
-    flow = checked_flow(run, study)
-    rates_checked, rates = checked_rates(run, study)
+    flows = checked_flows(run, study)
+    flow, rates_checked, rates = flows.flow, flows.rates, flows.rates_released
     series: dict[str, list[tuple[str, float | None]]] = {}
     for _, row in rates.iterrows():
         series.setdefault(str(row["la"]), []).append((str(row["period"]), row["rate_pct"]))
@@ -152,7 +183,9 @@ def render_report(
         for f in fits
     ]
     headline = _headline(head, _label(run.headline.sample, run.headline.model))
-    consort, flow_png = render_consort(run, study, flow, rates_checked, headline, summary, quality)
+    consort, flow_png, flow_period_png = render_consort(
+        run, study, flow, rates_checked, headline, summary, quality, flow_period=flows.flow_period
+    )
     template = (resources.files("cscvault.report") / "templates" / "report.html.j2").read_text(encoding="utf-8")
     html = (
         Environment(autoescape=True, undefined=StrictUndefined)
@@ -193,6 +226,7 @@ def render_report(
     if extra_summary is not None:
         document["full_plan"] = extra_summary
     flow_frame = flow.original[[*flow.label_cols, *flow.count_cols]]
+    period_frame = flows.flow_period.original[[*flows.flow_period.label_cols, *flows.flow_period.count_cols]]
     rates_frame = rates_checked.original[[*rates_checked.label_cols, *rates_checked.count_cols]]
     pdf = html_to_pdf(html.encode("utf-8"))
     report_meta: dict[str, Any] = {"title": "analysis report"}
@@ -218,12 +252,21 @@ def render_report(
             {"title": "sample flow by LA", "relations": [r.as_dict() for r in FLOW_RELATIONS]},
         ),
         RunOutput(
+            "flow_period.csv", "table", period_frame.to_csv(index=False).encode("utf-8"),
+            {"title": "sample flow by LA and period", "relations": [r.as_dict() for r in FLOW_RELATIONS]},
+        ),
+        RunOutput(
             "rates.csv", "table", rates_frame.to_csv(index=False).encode("utf-8"),
             {"title": "events and children by LA and period", "relations": [r.as_dict() for r in RATES_RELATIONS]},
         ),
         RunOutput(
             "flow.png", "figure", flow_png,
             {"title": "participant flow by LA (released counts; withheld parts pooled)", "data": "flow.csv"},
+        ),
+        RunOutput(
+            "flow_period.png", "figure", flow_period_png,
+            {"title": "participant flow by LA and period (released counts; withheld parts pooled)",
+             "data": "flow_period.csv"},
         ),
         RunOutput("forest.png", "figure", forest, {"title": "odds ratios by model", "data": "results.json"}),
         RunOutput(

@@ -62,3 +62,20 @@ def test_null_sim_cli_prints_one_json_object():
     out = json.loads(r.stdout)
     assert out["spec"]["replications"] == 2 and 0 <= out["rejections"] <= 2
     assert "Wald" in out["procedure"]
+
+
+def test_power_text_and_json_state_every_assumption():
+    args = ("design", "power", "--children", "5000", "--baseline-risk", "0.1", "--icc", "0.02", "--cac", "0.8",
+            "--alpha", "0.01")  # fmt: skip
+    text = cli_in_process(*args)
+    assert text.returncode == 0, text.stderr
+    lines = text.stdout
+    n = len(STUDY.local_authorities) * len(STUDY.periods)
+    for expected in ("baseline risk (control): 0.1", f"clusters (local authorities): {len(STUDY.local_authorities)}",
+                     f"periods: {len(STUDY.periods)}", f"cluster-period size: {5000 / n:.1f}", "ICC (risk scale): 0.02",
+                     "cluster autocorrelation (CAC): 0.8", "alpha: 0.01", "test: two-sided Wald z test"):  # fmt: skip
+        assert expected in lines, expected
+    out = json.loads(cli_in_process(*args, "--json").stdout)
+    assert out["baseline_risk"] == 0.1 and out["icc"] == 0.02 and out["cac"] == 0.8 and out["alpha"] == 0.01
+    assert out["clusters"] == len(STUDY.local_authorities) and out["periods"] == len(STUDY.periods)
+    assert out["cluster_period_size"] == pytest.approx(5000 / n) and out["test"].startswith("two-sided Wald z")

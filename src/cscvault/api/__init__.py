@@ -88,6 +88,7 @@ _export(
     "read_model_csv",
     "render_notice",
     "render_record",
+    "run_did_plan",
     "study",
 )
 _export("cscvault.api.demo", "DemoResult", "run_demo")
@@ -148,7 +149,7 @@ _export(
     "require_converged",
     "text_reference_levels",
 )
-_export("cscvault.analysis.did.plan", "DidPlanConfig", "run_did_plan")
+_export("cscvault.analysis.did.plan", "DidPlanConfig")
 
 
 def __getattr__(name: str) -> Any:
@@ -170,7 +171,6 @@ __all__ = sorted(_EXPORTS)
 if TYPE_CHECKING:  # the same names, eagerly, for type checkers
     from cscvault.analysis.did.plan import (
         DidPlanConfig as DidPlanConfig,
-        run_did_plan as run_did_plan,
     )
     from cscvault.analysis.models.exposure import (
         ExposureAnalysis as ExposureAnalysis,
@@ -275,6 +275,7 @@ if TYPE_CHECKING:  # the same names, eagerly, for type checkers
         read_model_csv as read_model_csv,
         render_notice as render_notice,
         render_record as render_record,
+        run_did_plan as run_did_plan,
         study as study,
     )
     from cscvault.disclosure.check import (

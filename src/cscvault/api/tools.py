@@ -4,7 +4,7 @@ for the standalone models, and an age identity file."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
@@ -14,6 +14,9 @@ from cscvault.study import Study, load_study
 from cscvault.study.notice import render_notice as _render_notice
 from cscvault.study.record import render_record as _render_record
 from cscvault.vault.identity import parse_identity
+
+if TYPE_CHECKING:
+    from cscvault.analysis.did.plan import DidPlanConfig
 
 
 def render_notice(study_path: Path | None = None, fmt: str = "md") -> str:
@@ -28,9 +31,16 @@ def render_record(study_path: Path | None = None, fmt: str = "md") -> str:
 
 def analyse_did(out_dir: Path, study_path: Path | None = None) -> dict[str, object]:
     """The supplementary difference-in-differences on published DfE statistics (no vault: public data)."""
-    from cscvault.analysis.did.plan import run_did_plan  # the DiD stack is heavy; only this command needs it
-
     return run_did_plan(Path(out_dir), load_study(study_path))
+
+
+def run_did_plan(out_dir: Path, study: Study, *, config: DidPlanConfig | None = None) -> dict[str, Any]:
+    """The DiD plan with its report in the main report's style (`report.did`)."""
+    # The DiD stack is heavy; only these commands need it.
+    from cscvault.analysis.did.plan import run_did_plan as run
+    from cscvault.report.did import render_document
+
+    return run(Path(out_dir), study, render=render_document, config=config)
 
 
 def study(study_path: Path | None = None) -> Study:

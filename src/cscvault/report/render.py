@@ -40,6 +40,12 @@ from cscvault.vault.run_outputs import RunOutput
 MODEL_LABELS = {"glmm-laplace": "Laplace", "complete_case": "complete case", "missing_indicator": "missing indicator"}
 
 
+def report_css() -> Markup:
+    """The reports' shared style sheet (the main report and the DiD supplement look alike)."""
+    # Our own packaged file, placed inside <style>: escaping would break its quoted font names.
+    return Markup((resources.files("cscvault.report") / "templates" / "report.css").read_text(encoding="utf-8"))  # noqa: S704
+
+
 def _img(png: bytes) -> str:
     return "data:image/png;base64," + base64.b64encode(png).decode()
 
@@ -211,6 +217,7 @@ def render_report(
             fmt=_fmt,
             # Built by report.full_section from an autoescaping Jinja2 template: every value is escaped.
             full_section=Markup(extra_html),  # noqa: S704
+            css=report_css(),
         )
     )
     document = {

@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from cscvault.analysis.did import report
 from cscvault.analysis.did.diagnostics import (
     PlaceboInSpace,
     PlaceboInTime,
@@ -130,8 +130,15 @@ def estimate_outcome(panel_df: Any, pool: Pool, outcome: Outcome, config: DidPla
     return res
 
 
-def run_did_plan(out_dir: str | Path, study: Study, *, config: DidPlanConfig | None = None) -> dict[str, Any]:
-    """Run the supplementary DiD, write results.json and did_report.html into `out_dir`, return a summary."""
+Renderer = Callable[[list[OutcomeResults], Pool, DidPlanConfig], str]
+
+
+def run_did_plan(
+    out_dir: str | Path, study: Study, *, render: Renderer, config: DidPlanConfig | None = None
+) -> dict[str, Any]:
+    """Run the supplementary DiD, write results.json and did_report.html into `out_dir`, return a summary.
+    `render` writes the report (`cscvault.report.did.render_document`: the report layer sits above this
+    one, so the caller passes it; `cscvault.api.run_did_plan` does)."""
     config = config or DidPlanConfig()
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -174,7 +181,7 @@ def run_did_plan(out_dir: str | Path, study: Study, *, config: DidPlanConfig | N
         "rows": rows,
     }
     (out / RESULTS_FILE).write_text(json.dumps(json_safe(document), indent=2) + "\n", encoding="utf-8")
-    (out / REPORT_FILE).write_text(report.render(results, pool, config), encoding="utf-8")
+    (out / REPORT_FILE).write_text(render(results, pool, config), encoding="utf-8")
     return {
         "results": str(out / RESULTS_FILE),
         "report": str(out / REPORT_FILE),

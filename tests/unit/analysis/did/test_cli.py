@@ -63,7 +63,7 @@ def test_model_did_errors_exit_with_documented_codes(capsys, tmp_path) -> None:
 
 def test_did_plan_writes_both_files(tmp_path) -> None:
     """The plan behind `cscvault analyse --plan did` (few draws here; tests/e2e runs the command itself)."""
-    from cscvault.analysis.did.plan import DidPlanConfig, run_did_plan
+    from cscvault.api import DidPlanConfig, run_did_plan
     from cscvault.study import load_study
 
     doc = run_did_plan(tmp_path, load_study(), config=DidPlanConfig(bootstrap_iterations=19, placebo_draws=9))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import numpy as np
 import pandas as pd
@@ -10,9 +11,11 @@ import pytest
 
 from cscvault.analysis.did.diagnostics import placebo_in_space, placebo_in_time
 from cscvault.analysis.did.estimator import make_panel
-from cscvault.analysis.did.plan import DidPlanConfig, run_did_plan
 from cscvault.analysis.did.synthetic_control import simplex_weights, synthetic_control
+from cscvault.api import DidPlanConfig, run_did_plan
 from cscvault.errors import DataError
+from cscvault.report.numbers import fmt_number
+from cscvault.report.render import report_css
 from cscvault.study import load_study
 
 
@@ -129,10 +132,20 @@ def test_plan_writes_results_rows(plan_run) -> None:
     assert summary["rows"] == len(rows)
 
 
-def test_plan_report_is_an_html_fragment_with_plots_and_caveats(plan_run) -> None:
-    out, _ = plan_run
+def test_plan_report_is_a_document_in_the_main_report_style_with_a_headline(plan_run) -> None:
+    out, summary = plan_run
     html = (out / "did_report.html").read_text()
-    assert html.startswith("<section id='did-supplementary'>")
+    assert html.startswith("<!doctype html>") and "<section id='did-supplementary'>" in html
+    assert report_css() in html  # the main report's style sheet, verbatim
+    box = re.search(r"<div id='did-headline'><p class='headline'>(.*?)</p>", html)
+    assert box is not None
+    first = summary["headline"][0]  # cla_rate, never-treated comparison, bootstrap
+    assert first["outcome"] == "cla_rate" and "nevertreated" in first["model"]
+    assert f"ATT, never-treated comparison): {fmt_number(first['estimate'])} per 10,000" in box.group(1)
+    assert f"bootstrap CI {fmt_number(first['ci_low'])} to {fmt_number(first['ci_high'])}" in box.group(1)
+    assert re.search(
+        r"placebo-in-space interval -?\d+\.\d\d to -?\d+\.\d\d; p (=|&lt;) 0\.\d{3}, permutation", box.group(1)
+    )
     assert html.count("data:image/png;base64,") == 6  # event study + trajectories per outcome
     assert "Caveats" in html and "Open Government Licence" in html
     assert "<0." not in html  # "<0.001" p-values are escaped

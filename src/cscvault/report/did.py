@@ -1,4 +1,6 @@
-"""The report section for the supplementary DiD: an HTML fragment with plots embedded as PNG data URIs."""
+"""The report of the supplementary DiD on published statistics: a self-contained HTML document in the main
+report's style (its style sheet, a headline sentence, numbers through `report.numbers`), plots embedded as
+PNG data URIs. Published LA-level statistics only: nothing here is child-level."""
 
 from __future__ import annotations
 
@@ -12,6 +14,8 @@ from matplotlib.figure import Figure
 
 from cscvault.analysis.did.diagnostics import pre_stat
 from cscvault.analysis.did.loader import ATTRIBUTION
+from cscvault.report.numbers import fmt_number, fmt_p, p_clause
+from cscvault.report.render import report_css
 
 if TYPE_CHECKING:
     from cscvault.analysis.did.plan import DidPlanConfig, OutcomeResults
@@ -30,15 +34,11 @@ def _png(fig: Figure) -> str:
 
 
 def _f(x: float | None, digits: int = 2) -> str:
-    if x is None or not np.isfinite(x):
-        return "–"
-    return f"{x:.{digits}f}"
+    return fmt_number(None if x is None else float(x), digits)
 
 
 def _p(x: float | None) -> str:
-    if x is None or not np.isfinite(x):
-        return "–"
-    return "&lt;0.001" if x < 0.001 else f"{x:.3f}"
+    return escape(fmt_p(None if x is None else float(x)))
 
 
 def event_study_plot(r: OutcomeResults) -> str:
@@ -178,6 +178,41 @@ def _synth_table(results: list[OutcomeResults]) -> str:
                 f"<td>{_f(sc.pre_rmspe)}</td><td>{_p(sc.p_value)}</td><td>{donors}</td></tr>"
             )
     return f"<table class='did-synth'>{head}{''.join(body)}</table>"
+
+
+def headline(r: OutcomeResults, config: DidPlanConfig) -> str:
+    """One outcome's headline sentence (plain text): the simple ATT against never-treated authorities with
+    the placebo-in-space interval and permutation p (the inference to read, see the caveats), then the
+    bootstrap interval as the secondary line."""
+    s = r.aggregates["nevertreated"]["simple"].overall
+    level = f"{100 * (1 - config.alpha):g}%"
+    label = r.outcome.label[:1].lower() + r.outcome.label[1:]
+    text = f"Average effect on {label} (ATT, never-treated comparison): {_f(s.estimate)} {r.outcome.unit}"
+    if r.space is not None:
+        lo, hi = r.space.interval(s.estimate, config.alpha)
+        p = p_clause(r.space.p_value(s.estimate))
+        text += f" ({level} placebo-in-space interval {_f(lo)} to {_f(hi)}; {p}, permutation)"
+    return text + f"; {level} bootstrap CI {_f(s.ci_low)} to {_f(s.ci_high)}."
+
+
+def render_document(results: list[OutcomeResults], pool: Pool, config: DidPlanConfig) -> str:
+    """The supplementary DiD as a standalone report: the main report's style sheet, a headline box with
+    the first outcome's estimate (the others below it), then the section `render` builds."""
+    title = "Supplementary analysis: difference-in-differences on published DfE statistics"
+    lines = [escape(headline(r, config)) for r in results]
+    head = f"<p class='headline'>{lines[0]}</p>" if lines else "<p class='note'>No outcome was estimated.</p>"
+    more = "".join(f"<li>{line}</li>" for line in lines[1:])
+    return (
+        "<!doctype html>\n<html lang='en-GB'>\n<head>\n<meta charset='utf-8'>\n"
+        "<meta name='viewport' content='width=device-width, initial-scale=1'>\n"
+        f"<title>{escape(title)}</title>\n<style>\n{report_css()}</style>\n</head>\n<body>\n<main>\n"
+        f"<h1>{escape(title)}</h1>\n"
+        "<p class='stamp'>Published LA-level statistics only (no child-level data). "
+        f"Bootstrap {config.bootstrap_iterations} draws, {config.placebo_draws} placebo draws, "
+        f"seed {config.seed}.</p>\n"
+        f"<div id='did-headline'>{head}{f'<ul>{more}</ul>' if more else ''}</div>\n"
+        f"{render(results, pool, config)}</main>\n</body>\n</html>\n"
+    )
 
 
 def render(results: list[OutcomeResults], pool: Pool, config: DidPlanConfig) -> str:

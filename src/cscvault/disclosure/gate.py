@@ -6,8 +6,11 @@ it looks for the shapes of child-level data (pseudonyms, identifier columns, day
 person) rather than trying to prove a file safe; the SDC checks and the checker do the rest.
 
 Rules (stable ids, in release records and audit entries):
-- `file-type`: only .csv, .json, .html, .png, .txt and .md may be released, and the content must match
-  the type (a PNG signature, UTF-8 text, parseable JSON and CSV);
+- `file-type`: only .csv, .json, .html, .png, .pdf, .txt and .md may be released, and the content must
+  match the type (a PNG or PDF signature, UTF-8 text, parseable JSON and CSV);
+- `pdf-source`: a PDF cannot be screened (its text is compressed), so it is released only as a print of
+  an HTML report requested with it: the same run's `report.html` in the same request, whose SHA-256 is
+  the one the run recorded for the PDF's source (`source_sha256`); its verdict is then the HTML's;
 - `oversize`: files above `MAX_BYTES`;
 - `child-key`: a column named like a person identifier, or any 64-hex-digit token (the shape of a
   `child_key` pseudonym) outside a field or line that names a SHA-256 checksum;
@@ -20,27 +23,31 @@ Rules (stable ids, in release records and audit entries):
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import io
 import json
 import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
-ALLOWED_SUFFIXES = (".csv", ".json", ".html", ".png", ".txt", ".md")
+ALLOWED_SUFFIXES = (".csv", ".json", ".html", ".png", ".pdf", ".txt", ".md")
 MAX_BYTES = 5 * 1024 * 1024
 MAX_TABLE_ROWS = 2000
 MAX_DISTINCT_DAYS = 12
 MIN_ROWS_FOR_UNIQUE_IDS = 20
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+PDF_SIGNATURE = b"%PDF-"
 
 RULE_FILE_TYPE = "file-type"
 RULE_OVERSIZE = "oversize"
 RULE_CHILD_KEY = "child-key"
 RULE_CHILD_DATE = "child-date"
 RULE_ROW_LEVEL = "row-level"
+RULE_PDF_SOURCE = "pdf-source"
 
 _HEX64 = re.compile(r"(?<![0-9A-Fa-f])[0-9A-Fa-f]{64}(?![0-9A-Fa-f])")
 _CHECKSUM_CONTEXT = re.compile(r"sha-?256|checksum|hash", re.IGNORECASE)
@@ -71,7 +78,7 @@ class Refusal:
 def kind_of(name: str) -> str:
     """The output kind from the file name: table, json, html, figure or text."""
     suffix = Path(name).suffix.lower()
-    return {".csv": "table", ".json": "json", ".html": "html", ".png": "figure"}.get(suffix, "text")
+    return {".csv": "table", ".json": "json", ".html": "html", ".png": "figure", ".pdf": "document"}.get(suffix, "text")
 
 
 def screen(name: str, data: bytes) -> Refusal | None:
@@ -88,6 +95,9 @@ def screen(name: str, data: bytes) -> Refusal | None:
         if not data.startswith(PNG_SIGNATURE):
             return Refusal(name, RULE_FILE_TYPE, "not a PNG image")
         return None
+    if suffix == ".pdf":
+        # Only the signature here: whether it may leave is `screen_printed`'s question (its source HTML).
+        return None if data.startswith(PDF_SIGNATURE) else Refusal(name, RULE_FILE_TYPE, "not a PDF document")
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError:
@@ -97,6 +107,38 @@ def screen(name: str, data: bytes) -> Refusal | None:
     if suffix == ".json":
         return _screen_json(name, text)
     return _screen_text(name, text)
+
+
+@dataclass(frozen=True)
+class Requested:
+    """One file of a release request as `screen_printed` sees it: name, bytes, run and the run's metadata."""
+
+    name: str
+    data: bytes
+    run_id: str
+    meta: Mapping[str, Any]
+
+
+def screen_printed(items: Sequence[Requested]) -> list[Refusal]:
+    """A refusal for each PDF that is not requested together with the HTML it was printed from: the same
+    run's output named in its `from` (report.html), whose SHA-256 equals its recorded `source_sha256`."""
+    refusals = []
+    by_run = {(i.run_id, i.name): i for i in items}
+    for item in items:
+        if Path(item.name).suffix.lower() != ".pdf":
+            continue
+        source_name = str(item.meta.get("from") or "")
+        recorded = str(item.meta.get("source_sha256") or "")
+        source = by_run.get((item.run_id, source_name))
+        if not source_name or not recorded:
+            refusals.append(Refusal(item.name, RULE_PDF_SOURCE, "no recorded source HTML: a PDF cannot be checked"))
+        elif source is None:
+            refusals.append(
+                Refusal(item.name, RULE_PDF_SOURCE, f"request it together with {source_name} of the same run")
+            )
+        elif hashlib.sha256(source.data).hexdigest() != recorded:
+            refusals.append(Refusal(item.name, RULE_PDF_SOURCE, f"was not printed from this {source_name}"))
+    return refusals
 
 
 def read_csv_text(text: str) -> pd.DataFrame:

@@ -25,7 +25,16 @@ from typing import Any
 from cscvault.analysis.primary import delivery_set
 from cscvault.analysis.samples import build_primary_sample
 from cscvault.disclosure import release_checks as rc
-from cscvault.disclosure.gate import MAX_BYTES, RULE_FILE_TYPE, RULE_OVERSIZE, Refusal, screen
+from cscvault.disclosure.gate import (
+    MAX_BYTES,
+    RULE_FILE_TYPE,
+    RULE_OVERSIZE,
+    RULE_PDF_SOURCE,
+    Refusal,
+    Requested,
+    screen,
+    screen_printed,
+)
 from cscvault.disclosure.profiles import get_profile
 from cscvault.errors import DataError, PermissionDenied, TamperedError, UsageError, VaultStateError
 from cscvault.vault import Vault
@@ -244,7 +253,7 @@ def _refuse(vault: Vault, refusals: list[Refusal], files: int) -> None:
         )
     first = refusals[0]
     more = f" (and {len(refusals) - 1} more refused file(s))" if len(refusals) > 1 else ""
-    if first.rule in (RULE_FILE_TYPE, RULE_OVERSIZE):
+    if first.rule in (RULE_FILE_TYPE, RULE_OVERSIZE, RULE_PDF_SOURCE):  # the request's shape, not its data
         raise UsageError(first.text() + more)
     raise DataError(first.text() + more)
 
@@ -307,11 +316,13 @@ def request_release(vault: Vault, items: Sequence[str | Path], why: str, run: st
     reason = _text(why, "--why")
     resolved, refusals = _resolve(vault, items, run)
     refusals += [r for r in (screen(i.name, i.data) for i in resolved) if r is not None]
+    refusals += screen_printed([Requested(i.name, i.data, i.run_id, i.meta) for i in resolved])
     if refusals:
         _refuse(vault, refusals, len(items))
     profile = get_profile(vault.study.disclosure_profile)
     earlier = _earlier_tables(vault, [i.name for i in resolved])
     checks = [rc.check_output(i.name, i.data, profile, earlier.get(i.name), i.meta) for i in resolved]
+    rc.printed_verdicts(checks, [i.meta for i in resolved])
     subjects = _subjects(vault, {i.run_id for i in resolved})
     verdict = rc.worst([c.verdict for c in checks])
     now = dt.datetime.now(dt.UTC)

@@ -9,6 +9,8 @@
   of freedom per model, small event or non-event counts, and counts rounded to the profile's base.
   Rows of a model that fails are withheld; small counts are blanked.
 - HTML reports, figures, text and other JSON: reviewed by a person (the file is released as is).
+- A PDF: only beside the HTML it was printed from (the gate's `pdf-source` rule); its verdict is that
+  HTML's (`printed_verdicts`).
 
 Everything is deterministic, so the export rebuilds the ACRO records from the stored request bytes and
 the stored differencing flags and gets exactly the approved released bytes.
@@ -91,8 +93,19 @@ def check_output(
         if _is_results(document):
             return check_results(name, document, data, profile)
         return _human(name, kind, data, "JSON reviewed by a person")
+    if kind == "document":
+        return _human(name, kind, data, f"PDF printed from {(meta or {}).get('from')}: reviewed with it")
     what = {"html": "HTML", "figure": "figure"}.get(kind, "text")
     return _human(name, kind, data, f"{what} reviewed by a person")
+
+
+def printed_verdicts(checks: Sequence[OutputCheck], metas: Sequence[Mapping[str, Any]]) -> None:
+    """Give each PDF the verdict of the HTML it was printed from (requested with it: the gate saw to that)."""
+    verdicts = {c.name: c.verdict for c in checks if c.kind == "html"}
+    for check, meta in zip(checks, metas, strict=True):
+        source = str(meta.get("from") or "")
+        if check.kind == "document" and source in verdicts:
+            check.verdict = verdicts[source]
 
 
 def _human(name: str, kind: str, data: bytes, why: str) -> OutputCheck:

@@ -159,3 +159,39 @@ def test_other_outputs_go_to_a_person() -> None:
         checked = check_output(name, data, PROFILE)
         assert checked.verdict == "review" and checked.released == data
         assert "reviewed by a person" in checked.reasons[0]
+
+
+HTML = b"<html><body><p>report</p></body></html>"
+PDF = gate.PDF_SIGNATURE + b"1.4 printed"
+
+
+def _pdf_meta(source: bytes = HTML) -> dict[str, str]:
+    return {"from": "report.html", "source_sha256": hashlib.sha256(source).hexdigest()}
+
+
+def test_a_pdf_passes_only_beside_the_html_it_was_printed_from() -> None:
+    assert gate.screen("report.pdf", PDF) is None and gate.kind_of("report.pdf") == "document"
+    assert gate.screen("report.pdf", b"not a pdf").rule == gate.RULE_FILE_TYPE  # type: ignore[union-attr]
+    html = gate.Requested("report.html", HTML, "run1", {})
+    pdf = gate.Requested("report.pdf", PDF, "run1", _pdf_meta())
+    assert gate.screen_printed([html, pdf]) == []
+    alone = gate.screen_printed([pdf])
+    assert [r.rule for r in alone] == [gate.RULE_PDF_SOURCE] and "together with report.html" in alone[0].text()
+    other_run = gate.screen_printed([gate.Requested("report.html", HTML, "run2", {}), pdf])
+    assert [r.rule for r in other_run] == [gate.RULE_PDF_SOURCE]
+    changed = gate.screen_printed([gate.Requested("report.html", HTML + b" ", "run1", {}), pdf])
+    assert [r.rule for r in changed] == [gate.RULE_PDF_SOURCE] and "not printed from" in changed[0].text()
+    unrecorded = gate.screen_printed([html, gate.Requested("report.pdf", PDF, "run1", {"from": "report.html"})])
+    assert [r.rule for r in unrecorded] == [gate.RULE_PDF_SOURCE]
+
+
+def test_a_pdf_takes_the_verdict_of_its_html() -> None:
+    from cscvault.disclosure.release_checks import printed_verdicts
+
+    profile = get_profile("acro-default")
+    html = check_output("report.html", HTML, profile)
+    pdf = check_output("report.pdf", PDF, profile, meta=_pdf_meta())
+    assert pdf.kind == "document" and pdf.released == PDF
+    html.verdict = "fail"  # whatever the HTML's verdict is, the PDF has it too
+    printed_verdicts([html, pdf], [{}, _pdf_meta()])
+    assert pdf.verdict == "fail"

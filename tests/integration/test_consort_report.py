@@ -87,7 +87,13 @@ def stored(tmp_path_factory: pytest.TempPathFactory) -> dict[str, bytes]:
     vault = api.init_vault(root / "v", PASSWORD).path
     api.add_user(vault, ADMIN, "ana", "analyst", ANALYST.secret)
     api.ingest(vault, ADMIN, [summary.returns_dir])
-    out = api.analyse(vault, ANALYST)
+    out = api.analyse(vault, ANALYST, request_release="the report, its tables and figures")
+    assert out.release is not None
+    detail = api.release_show(vault, ADMIN, out.release.release_id)
+    verdicts = {o.name: o.verdict for o in detail.outputs}
+    assert set(verdicts) == {o.name for o in out.outputs}  # the PDF too, beside its HTML
+    if "report.pdf" in verdicts:
+        assert verdicts["report.pdf"] == verdicts["report.html"]
     return {o.name: api.run_output(vault, ANALYST, out.run.run_id, o.name)[1] for o in out.outputs}
 
 

@@ -323,9 +323,9 @@ class VaultSession:
         store_outputs(self._vault, run.run_id, plan, run.plan_sha256, outputs)
         release = None
         if request_release is not None:
-            # The PDF is the HTML report printed: the checker reviews report.html; the release gate takes
-            # no PDFs (it cannot screen their text), so asking for it would refuse the whole request.
-            names: list[str | Path] = [o.name for o in outputs if o.kind != "document"]
+            # Every output, the PDF included: the gate lets it through beside the report.html of this run it
+            # was printed from (both are in this request), with that HTML's verdict.
+            names: list[str | Path] = [o.name for o in outputs]
             release = _release.request_release(self._vault, names, request_release, run=run.run_id)
         return AnalysisOutput(run, list_outputs(self._vault, run.run_id), release, not_derived)
 

@@ -85,11 +85,13 @@ children-analysed counts by period (outcome-rates table), so at least that many 
 <figure id="flow-period">
 <img src="{{ flow_period_png }}"
  alt="Participant flow by local authority and period: referred, excluded by reason, censored, analysed">
-<figcaption class="note">The same flow per local authority and period of the child's first referral, from
-the disclosure-checked LA x period flow table, checked together with the LA table above and the outcome
-rates so that no withheld cell can be recovered by subtraction. A withheld part is the grey hatched band of
-the remainder the released counts imply; an LA whose referred count is withheld in a period shows
-"withheld" on its row (its period is then only in the LA total above).
+<figcaption class="note">The same flow per local authority and period of the child's first referral:
+referred, excluded by reason and in the sample from the disclosure-checked LA x period flow table (checked
+together with the LA table above, so that no withheld cell can be recovered by subtraction), and the
+children analysed from the released outcome-rates counts, the censored being the sample minus them. A
+withheld part is the grey hatched band of the remainder the released counts imply; where the analysed count
+is withheld the sample is one band; an LA whose referred count is withheld in a period shows "withheld" on
+its row (that period is then only in the LA total above).
 {% if flow_period_withheld %}Withheld referred counts: {{ flow_period_withheld }} of {{ flow_period_cells }}
 LA x period cells.{% endif %}</figcaption>
 </figure>
@@ -314,19 +316,45 @@ class FlowPanel:
     withheld: list[str]
 
 
-def flow_period_panels(flow_period: CheckedTable) -> list[FlowPanel]:
-    """The released LA x period flow as one panel per period (periods in table order), each bar built like
-    the LA bars: withheld reasons or outcomes become a pooled band of what the released counts imply."""
+def flow_period_panels(flow_period: CheckedTable, rates: CheckedTable) -> list[FlowPanel]:
+    """The released LA x period flow as one panel per period (periods in table order). Each bar: referred
+    split into exclusions by reason (pooled when one is withheld), then the sample: the children analysed
+    from the released outcome-rates table and the censored as the sample minus them, or the sample as one
+    band when its analysed count is withheld."""
+    analysed = {(str(r["la"]), str(r["period"])): _num(r["children"]) for _, r in rates.released.iterrows()}
     panels: dict[str, FlowPanel] = {}
     for _, r in flow_period.released.iterrows():
-        period = str(r["period"])
+        la, period = str(r["la"]), str(r["period"])
         panel = panels.setdefault(period, FlowPanel(period, [], []))
-        bar = _flow_bar(r, str(r["la"]), None)
+        bar = _period_bar(r, la, analysed.get((la, period)))
         if bar is None:
-            panel.withheld.append(str(r["la"]))
+            panel.withheld.append(la)
         else:
             panel.bars.append(bar)
     return list(panels.values())
+
+
+def _period_bar(r: pd.Series, label: str, analysed: float | None) -> plots.FlowBar | None:
+    referred, in_sample = _num(r["referred_in_window"]), _num(r["in_sample"])
+    age, care = _num(r["excluded_age"]), _num(r["excluded_care_before_referral"])
+    if referred is None:
+        return None
+    segments: list[tuple[str, float]] = []
+    if age is not None and care is not None:
+        segments += [("excluded: age", age), ("excluded: in care before referral", care)]
+    if in_sample is not None:
+        if age is None or care is None:
+            segments.append((plots.POOLED, referred - in_sample))
+        if analysed is not None:
+            segments += [(plots.CENSORED_DERIVED, in_sample - analysed), ("analysed", analysed)]
+        else:
+            segments.append((plots.IN_SAMPLE, in_sample))
+    else:
+        tail = [("analysed", analysed)] if analysed is not None else []
+        segments.append((plots.POOLED, referred - sum(v for _, v in segments) - sum(v for _, v in tail)))
+        segments += tail
+    # Rounded counts can leave a remainder a little below zero: drawn as nothing.
+    return plots.FlowBar(label, referred, [(k, max(v, 0.0)) for k, v in segments if v > 0 or k == "analysed"])
 
 
 def _flow_bar(r: pd.Series, label: str, from_periods: float | None) -> plots.FlowBar | None:
@@ -479,7 +507,7 @@ def render_consort(
     by LA, and by LA and period."""
     bars, unplotted = flow_bars(flow, released_analysed(rates))
     flow_png = plots.participant_flow(bars)
-    panels = flow_period_panels(flow_period)
+    panels = flow_period_panels(flow_period, rates)
     flow_period_png = plots.participant_flow_by_period(
         [str(la) for la in flow.released["la"]], [(p.period, p.bars, p.withheld) for p in panels]
     )

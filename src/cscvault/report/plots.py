@@ -134,12 +134,16 @@ class FlowBar:
 
 POOLED = "withheld by disclosure control (pooled)"
 ANALYSED_BY_PERIOD = "analysed (released period counts, added up)"
+CENSORED_DERIVED = "censored (sample minus analysed)"
+IN_SAMPLE = "in sample (censored and analysed)"
 FLOW_COLOURS = {
     "excluded: age": "#b1b4b6",
     "excluded: in care before referral": "#6f777b",
     "censored": "#f47738",
     "analysed": TREATED,
     ANALYSED_BY_PERIOD: "#5694ca",
+    CENSORED_DERIVED: "#f47738",
+    IN_SAMPLE: "#85994b",
 }
 
 

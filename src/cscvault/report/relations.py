@@ -20,3 +20,12 @@ FLOW_RELATIONS = (
 
 # Events and children analysed by LA and period: the events are some of the children.
 RATES_RELATIONS = (ColumnRelation("children", ("events",), exact=False),)
+
+# The flow by LA and period, as the report checks it: referred, excluded by reason, in the sample. Censored
+# and analysed by period are not in it: the children analysed per LA and period are the outcome-rates
+# table's, and every further column made its exact relations suppress nearly all of it under a profile
+# where zeros are disclosive (the demo: only the referred counts survived).
+FLOW_PERIOD_COUNTS = ("referred_in_window", "excluded_age", "excluded_care_before_referral", "in_sample")
+FLOW_PERIOD_RELATIONS = (
+    ColumnRelation("referred_in_window", ("excluded_age", "excluded_care_before_referral", "in_sample")),
+)

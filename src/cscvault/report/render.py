@@ -27,14 +27,14 @@ from cscvault.analysis.primary import PrimaryRun
 from cscvault.analysis.results import RunSummary
 from cscvault.analysis.samples import FLOW_COLUMNS
 from cscvault.analysis.sources import NotDerived
-from cscvault.disclosure.check import CellRef, CheckedTable, apply_release
+from cscvault.disclosure.check import CellRef, CheckedTable, apply_profile, apply_release
 from cscvault.disclosure.profiles import get_profile
 from cscvault.report import plots
 from cscvault.report.consort import render_consort
 from cscvault.report.labels import term_label
 from cscvault.report.numbers import COEF_DIGITS, fmt_ci, fmt_number, fmt_p, fmt_ratio, p_clause
 from cscvault.report.pdf import html_to_pdf
-from cscvault.report.relations import FLOW_RELATIONS, RATES_RELATIONS
+from cscvault.report.relations import FLOW_PERIOD_COUNTS, FLOW_PERIOD_RELATIONS, FLOW_RELATIONS, RATES_RELATIONS
 from cscvault.study import Study
 from cscvault.vault.run_outputs import RunOutput
 
@@ -63,9 +63,9 @@ FLOW_COUNTS = [c for c in FLOW_COLUMNS if c != "la"]
 
 @dataclass(frozen=True)
 class CheckedFlows:
-    """The flow by LA, the flow by LA and period, and the events and children by LA and period, checked
-    together: each LA's row is the sum of its period rows and the rates' children and events are the
-    period rows' analysed and events, so a cell withheld in one table cannot be got back from another."""
+    """The flow by LA and the flow by LA and period, checked together (each LA's row is the sum of its
+    period rows, so a withheld LA cell cannot be got back from its periods, nor a period cell from its LA
+    and the other periods), and the events and children analysed by LA and period, checked as before."""
 
     flow: CheckedTable
     flow_period: CheckedTable
@@ -75,36 +75,34 @@ class CheckedFlows:
 
 def checked_flows(run: PrimaryRun, study: Study) -> CheckedFlows:
     flow = run.sample.flow[run.sample.flow["la"] != "All"].reset_index(drop=True)
-    return check_flow_tables(flow, run.sample.flow_by_period, _rates_table(run, study), study.disclosure_profile)
+    flow, by_period = check_flow_tables(flow, run.sample.flow_by_period, study.disclosure_profile)
+    rates = apply_profile(
+        _rates_table(run, study), study.disclosure_profile, ["events", "children"], label_cols=["la", "period"],
+        name="rates", relations=RATES_RELATIONS,
+    )  # fmt: skip
+    released = rates.released.copy()
+    released["rate_pct"] = rates.percentages("events", "children")
+    return CheckedFlows(flow, by_period, rates, released)
 
 
-def check_flow_tables(flow: pd.DataFrame, by_period: pd.DataFrame, rates: pd.DataFrame, profile: str) -> CheckedFlows:
-    """`flow` (per LA), `by_period` (per LA and period) and `rates` (children analysed and events per LA and
-    period) through the profile as one release, linked as `CheckedFlows` describes."""
-    by_period = by_period.reset_index(drop=True)
+def check_flow_tables(flow: pd.DataFrame, by_period: pd.DataFrame, profile: str) -> tuple[CheckedTable, CheckedTable]:
+    """`flow` (per LA, every flow column) and `by_period` (per LA and period, `FLOW_PERIOD_COUNTS`) through
+    the profile as one release, each LA cell linked to the sum of its period cells."""
+    counts = list(FLOW_PERIOD_COUNTS)
+    by_period = by_period[["la", "period", *counts]].reset_index(drop=True)
     links: list[tuple[CellRef, list[CellRef]]] = []
     for la in flow["la"]:
-        mine = by_period[by_period["la"] == la]
-        for col in FLOW_COUNTS:
-            links.append((("flow", (la, col)), [("flow_period", (la, p, col)) for p in mine["period"]]))
-    pairs = {"children": "analysed", "events": "events"}
-    known = set(zip(by_period["la"], by_period["period"], strict=True))
-    for la, period in zip(rates["la"], rates["period"], strict=True):
-        if (la, period) in known:
-            for rate_col, flow_col in pairs.items():
-                links.append((("rates", (la, period, rate_col)), [("flow_period", (la, period, flow_col))]))
+        periods = list(by_period.loc[by_period["la"] == la, "period"])
+        links += [(("flow", (la, c)), [("flow_period", (la, p, c)) for p in periods]) for c in counts]
     checked = apply_release(
-        {"flow": flow, "flow_period": by_period, "rates": rates},
+        {"flow": flow, "flow_period": by_period},
         profile,
-        count_cols={"flow": FLOW_COUNTS, "flow_period": FLOW_COUNTS, "rates": ["events", "children"]},
-        label_cols={"flow": ["la"], "flow_period": ["la", "period"], "rates": ["la", "period"]},
-        relations={"flow": FLOW_RELATIONS, "flow_period": FLOW_RELATIONS, "rates": RATES_RELATIONS},
+        count_cols={"flow": FLOW_COUNTS, "flow_period": counts},
+        label_cols={"flow": ["la"], "flow_period": ["la", "period"]},
+        relations={"flow": FLOW_RELATIONS, "flow_period": FLOW_PERIOD_RELATIONS},
         links=links,
     )
-    rates_checked = checked["rates"]
-    released = rates_checked.released.copy()
-    released["rate_pct"] = rates_checked.percentages("events", "children")
-    return CheckedFlows(checked["flow"], checked["flow_period"], rates_checked, released)
+    return checked["flow"], checked["flow_period"]
 
 
 def _rates_table(run: PrimaryRun, study: Study) -> pd.DataFrame:
@@ -263,7 +261,7 @@ def render_report(
         ),
         RunOutput(
             "flow_period.csv", "table", period_frame.to_csv(index=False).encode("utf-8"),
-            {"title": "sample flow by LA and period", "relations": [r.as_dict() for r in FLOW_RELATIONS]},
+            {"title": "sample flow by LA and period", "relations": [r.as_dict() for r in FLOW_PERIOD_RELATIONS]},
         ),
         RunOutput(
             "rates.csv", "table", rates_frame.to_csv(index=False).encode("utf-8"),
@@ -276,7 +274,7 @@ def render_report(
         RunOutput(
             "flow_period.png", "figure", flow_period_png,
             {"title": "participant flow by LA and period (released counts; withheld parts pooled)",
-             "data": "flow_period.csv"},
+             "data": "flow_period.csv", "also": "rates.csv"},
         ),
         RunOutput("forest.png", "figure", forest, {"title": "odds ratios by model", "data": "results.json"}),
         RunOutput(

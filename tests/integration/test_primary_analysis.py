@@ -76,7 +76,8 @@ def test_analysis_records_its_run_and_writes_results(
     assert changed and all(p.is_relative_to(vault) for p in changed), changed
     assert not list(tmp_path.iterdir())
     names = {o.name for o in out.outputs}
-    expected = {"report.html", "results.json", "flow.csv", "rates.csv", "flow.png", "forest.png", "rates.png"}
+    expected = {"report.html", "results.json", "flow.csv", "rates.csv", "flow.png", "forest.png", "rates.png",
+                "flow_period.csv", "flow_period.png"}  # fmt: skip
     # report.pdf when Chromium can print it (else report.html's meta says why there is none)
     assert names - {"report.pdf"} == expected and ("report.pdf" in names) == CHROMIUM.exists()
     _, flow_bytes = api.run_output(vault, ANALYST, out.run.run_id, "flow.csv")

@@ -133,7 +133,13 @@ def review_file(request: Request, release_id: ReleaseId, position: Position) -> 
         table = table_view(file) if kind == "table" else None
         data = _underlying(vault, detail, file.output.meta) if kind == "figure" else None
     text = None
-    if kind not in ("table", "html", "figure"):
+    if kind == "document":  # a PDF: binary, and the gate let it in only beside the HTML it was printed from
+        source = file.output.meta.get("from") or "the run's HTML report"
+        text = (
+            f"A PDF of {len(file.content)} bytes, printed from {source} of the same run: the release gate "
+            f"checked that this release holds exactly that {source} (by its SHA-256). Review {source}."
+        )
+    elif kind not in ("table", "html", "figure"):
         text = file.content.decode("utf-8", errors="replace")
     return render(
         request, "release_file.html", session, r=detail.release, detail=detail, o=file.output, table=table,

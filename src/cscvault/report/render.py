@@ -24,14 +24,14 @@ from cscvault.analysis.models.glmm import GlmmFit
 from cscvault.analysis.primary import PrimaryRun
 from cscvault.analysis.results import RunSummary
 from cscvault.analysis.sources import NotDerived
-from cscvault.disclosure.check import CheckedTable, apply_profile
+from cscvault.disclosure.check import CheckedTable, apply_release
 from cscvault.disclosure.profiles import get_profile
 from cscvault.report import plots
 from cscvault.report.consort import render_consort
 from cscvault.report.labels import term_label
 from cscvault.report.numbers import COEF_DIGITS, fmt_ci, fmt_number, fmt_p, fmt_ratio, p_clause
 from cscvault.report.pdf import html_to_pdf
-from cscvault.report.relations import FLOW_RELATIONS, RATES_RELATIONS
+from cscvault.report.relations import FLOW_RATES_LINKS, FLOW_RELATIONS, RATES_RELATIONS
 from cscvault.study import Study
 from cscvault.vault.run_outputs import RunOutput
 
@@ -49,34 +49,38 @@ def _label(sample: str, model: str) -> str:
     return f"{MODEL_LABELS.get(sample, sample)}, {est}"
 
 
-def checked_flow(run: PrimaryRun, study: Study) -> CheckedTable:
-    flow = run.sample.flow[run.sample.flow["la"] != "All"].reset_index(drop=True)
-    counts = [c for c in flow.columns if c != "la"]
-    return apply_profile(
-        flow, study.disclosure_profile, counts, label_cols=["la"], name="flow", relations=FLOW_RELATIONS
-    )
+def flow_frame(run: PrimaryRun) -> pd.DataFrame:
+    return run.sample.flow[run.sample.flow["la"] != "All"].reset_index(drop=True)
 
 
-def checked_rates(run: PrimaryRun, study: Study) -> tuple[CheckedTable, pd.DataFrame]:
-    """Events and children analysed by LA and period, checked; percentages from released counts only."""
+def rates_frame(run: PrimaryRun, study: Study) -> pd.DataFrame:
+    """Events and children analysed by LA and period."""
     frame = run.sample.analysed
     grouped = frame.groupby(["la", "period"], sort=False).agg(children=("cla_18m", "size"), events=("cla_18m", "sum"))
     order = {p.name: i for i, p in enumerate(study.periods)}
     table = grouped.reset_index()
     table["events"] = table["events"].astype(int)
     table = table.sort_values(["la", "period"], key=lambda s: s.map(order) if s.name == "period" else s)
-    table = table.reset_index(drop=True)
-    checked = apply_profile(
-        table,
+    return table.reset_index(drop=True)
+
+
+def checked_flow_and_rates(run: PrimaryRun, study: Study) -> tuple[CheckedTable, CheckedTable, pd.DataFrame]:
+    """The flow and rates tables checked together, as a release of both would check them: their declared
+    relations and the links between them (the flow's analysed and events per LA are the rates' sums), so
+    no withheld cell of one follows from the other. Percentages from released counts only."""
+    flow = flow_frame(run)
+    checked = apply_release(
+        {"flow.csv": flow, "rates.csv": rates_frame(run, study)},
         study.disclosure_profile,
-        ["events", "children"],
-        label_cols=["la", "period"],
-        name="rates",
-        relations=RATES_RELATIONS,
+        count_cols={"flow.csv": [c for c in flow.columns if c != "la"], "rates.csv": ["events", "children"]},
+        label_cols={"flow.csv": ["la"], "rates.csv": ["la", "period"]},
+        relations={"flow.csv": FLOW_RELATIONS, "rates.csv": RATES_RELATIONS},
+        table_links=FLOW_RATES_LINKS,
     )
-    released = checked.released.copy()
-    released["rate_pct"] = checked.percentages("events", "children")
-    return checked, released
+    rates = checked["rates.csv"]
+    released = rates.released.copy()
+    released["rate_pct"] = rates.percentages("events", "children")
+    return checked["flow.csv"], rates, released
 
 
 def _fmt(value: Any, digits: int = 3) -> str:
@@ -106,8 +110,7 @@ def render_report(
     data-quality summary (`ingest.quality.quality_report`) for the appendix."""
     missing = list(run.not_derived if not_derived is None else not_derived)
     profile = get_profile(study.disclosure_profile)
-    flow = checked_flow(run, study)
-    rates_checked, rates = checked_rates(run, study)
+    flow, rates_checked, rates = checked_flow_and_rates(run, study)
     series: dict[str, list[tuple[str, float | None]]] = {}
     for _, row in rates.iterrows():
         series.setdefault(str(row["la"]), []).append((str(row["period"]), row["rate_pct"]))
@@ -215,7 +218,11 @@ def render_report(
         ),
         RunOutput(
             "flow.csv", "table", flow_frame.to_csv(index=False).encode("utf-8"),
-            {"title": "sample flow by LA", "relations": [r.as_dict() for r in FLOW_RELATIONS]},
+            {
+                "title": "sample flow by LA",
+                "relations": [r.as_dict() for r in FLOW_RELATIONS],
+                "links": [link.as_dict() for link in FLOW_RATES_LINKS],
+            },
         ),
         RunOutput(
             "rates.csv", "table", rates_frame.to_csv(index=False).encode("utf-8"),

@@ -39,7 +39,7 @@ from cscvault.disclosure.rules import (
     round_to_base,
     verdict_of,
 )
-from cscvault.disclosure.suppression import Relation, audit_suppression, secondary_suppression
+from cscvault.disclosure.suppression import Relation, audit_suppression, feasible_intervals, secondary_suppression
 from cscvault.errors import DataError, UsageError
 
 TOTAL_LABELS = frozenset({"total", "all", "overall", "grand total", "totals"})
@@ -553,28 +553,42 @@ def _suppress(
         primary[cid] = False
     old_withheld = np.zeros(len(values), dtype=bool)
     old_targets: list[int] = []
+    protection = np.full(len(values), float(profile.protection))
     for table, prep in earlier:
         for (row, col), cid in prep.cell_ids.items():
             if (row, col) in table.withheld:
                 old_withheld[cid] = True
-                if verdict_of(prep.findings[cid]) != "pass":
-                    old_targets.append(cid)
+                old_targets.append(cid)
+                if verdict_of(prep.findings[cid]) == "pass":
+                    # Withheld earlier as secondary suppression: it needs no protection range, but this
+                    # release must not pin it either (the earlier release promised it was withheld).
+                    protection[cid] = 0.0
             else:
                 locked[cid] = True
     # Missing counts are unknown to everyone: drop relations that involve them.
     relations = [r for r in cells.relations if not any(math.isnan(cells.values[c]) for c in r.members())]
+    # What the earlier releases alone tell the attacker: every new cell unknown.
+    before = old_withheld | ~locked
+    if earlier and primary.any():
+        # A rule-failing new cell that the earlier releases already pin (e.g. a total whose parts they
+        # published) is out: show it (for review) and protect the others knowing it, as if published before.
+        known = feasible_intervals(values, before, relations, [int(c) for c in np.flatnonzero(primary)])
+        derived = [cell for cell, interval in known.items() if interval.width <= 1e-6]
+        _mark_published_before(prepared, derived)
+        for cid in derived:
+            locked[cid] = True
+            primary[cid] = False
     if old_targets:
-        # What the earlier releases alone tell the attacker: every new cell unknown.
-        before = old_withheld | ~locked
-        exposed_before = set(audit_suppression(values, before, relations, old_targets, profile.protection))
+        exposed_before = set(audit_suppression(values, before, relations, old_targets, protection))
         for cid in old_targets:
             if cid not in exposed_before:
                 primary[cid] = True
                 old_withheld[cid] = False
     suppressed = secondary_suppression(
-        values, primary, relations, profile.protection, never_suppress=locked, also_withheld=old_withheld
+        values, primary, relations, protection, never_suppress=locked, also_withheld=old_withheld
     )
-    exposed = audit_suppression(values, suppressed, relations, list(np.flatnonzero(primary)), profile.protection)
+    suppressed = _release_pinned(values, suppressed, primary | old_withheld, relations)
+    exposed = audit_suppression(values, suppressed, relations, list(np.flatnonzero(primary)), protection)
     for prep in prepared:
         for cid in exposed:
             if cid in prep.findings:
@@ -586,6 +600,22 @@ def _suppress(
                     )
                 )
     return suppressed
+
+
+def _release_pinned(values: np.ndarray, suppressed: np.ndarray, keep: np.ndarray, relations: list[Relation]) -> np.ndarray:
+    """Show again the secondary cells the attacker can compute exactly anyway (e.g. a total whose parts an
+    earlier release published): a value already fixed by what is known adds nothing to the attacker's
+    knowledge, so the feasible set, and with it every other cell's protection, is unchanged; withholding
+    it would only hide what anyone can add up. `keep`: cells that stay withheld whatever (rule-failing ones,
+    and cells of earlier releases)."""
+    candidates = [int(c) for c in np.flatnonzero(suppressed & ~keep)]
+    if not candidates:
+        return suppressed
+    out = suppressed.copy()
+    for cell, interval in feasible_intervals(values, suppressed, relations, candidates).items():
+        if interval.width <= 1e-6:
+            out[cell] = False
+    return out
 
 
 def _finish(prep: _Prepared, suppressed: np.ndarray, profile: Profile) -> CheckedTable:
@@ -847,7 +877,9 @@ def _mark_published_before(prepared: Sequence[_Prepared], out_before: Sequence[i
             found = prep.findings.get(cid)
             if found is not None and verdict_of(found) != "pass":
                 found[:] = [
-                    Finding(RULE_PUBLISHED_BEFORE, "review", "an earlier release published this count; shown again")
+                    Finding(
+                        RULE_PUBLISHED_BEFORE, "review", "earlier releases published this count or all it takes to derive it"
+                    )
                 ]
 
 

@@ -54,7 +54,9 @@ def _frame(data: bytes) -> pd.DataFrame:
 def _truth(data: bytes, name: str) -> dict[tuple[tuple[str, ...], str], float]:
     frame = _frame(data)
     return {
-        (tuple(str(r[c]) for c in LABELS[name]), col): float(r[col]) for _, r in frame.iterrows() for col in COUNTS[name]
+        (tuple(str(r[c]) for c in LABELS[name]), col): float(r[col])
+        for _, r in frame.iterrows()
+        for col in COUNTS[name]
     }
 
 

@@ -602,7 +602,9 @@ def _suppress(
     return suppressed
 
 
-def _release_pinned(values: np.ndarray, suppressed: np.ndarray, keep: np.ndarray, relations: list[Relation]) -> np.ndarray:
+def _release_pinned(
+    values: np.ndarray, suppressed: np.ndarray, keep: np.ndarray, relations: list[Relation]
+) -> np.ndarray:
     """Show again the secondary cells the attacker can compute exactly anyway (e.g. a total whose parts an
     earlier release published): a value already fixed by what is known adds nothing to the attacker's
     knowledge, so the feasible set, and with it every other cell's protection, is unchanged; withholding
@@ -850,9 +852,7 @@ def _add_table_link(cells: _Cells, by_name: Mapping[str, _Prepared], link: Table
         cells.relations.append(Relation(total, parts, exact=link.exact))
 
 
-def _link_earlier_versions(
-    cells: _Cells, names: set[str], old: Sequence[tuple[EarlierTable, _Prepared]]
-) -> list[int]:
+def _link_earlier_versions(cells: _Cells, names: set[str], old: Sequence[tuple[EarlierTable, _Prepared]]) -> list[int]:
     """Link each new cell to the same count in earlier versions of its table; the new cells whose
     count an earlier release already published (in the order found, each once)."""
     out: list[int] = []
@@ -878,7 +878,9 @@ def _mark_published_before(prepared: Sequence[_Prepared], out_before: Sequence[i
             if found is not None and verdict_of(found) != "pass":
                 found[:] = [
                     Finding(
-                        RULE_PUBLISHED_BEFORE, "review", "earlier releases published this count or all it takes to derive it"
+                        RULE_PUBLISHED_BEFORE,
+                        "review",
+                        "earlier releases published this count, or enough to derive it",
                     )
                 ]
 

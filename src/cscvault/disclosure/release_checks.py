@@ -191,14 +191,15 @@ def joint_tables(
         for link in table.links:
             if f"{release}/{link.other}" in idents:
                 links.append(link.renamed(table.ident, f"{release}/{link.other}"))
-    frames = {name: entry[0].original for name, entry in good.items() if entry[0] is not None}
+    single = {name: entry[0] for name, entry in good.items() if entry[0] is not None}
+    frames = {name: table.original for name, table in single.items()}
     metas = {item.name: item.meta for item in items}
     try:
         joint = apply_release(
             frames,
             profile,
-            count_cols={n: good[n][0].count_cols for n in frames if good[n][0] is not None},
-            label_cols={n: good[n][0].label_cols for n in frames if good[n][0] is not None},
+            count_cols={n: t.count_cols for n, t in single.items()},
+            label_cols={n: t.label_cols for n, t in single.items()},
             relations={n: declared_relations(metas[n]) for n in frames},
             table_links=links,
             earlier=published,

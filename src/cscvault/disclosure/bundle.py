@@ -28,7 +28,15 @@ from cscvault.disclosure import release_checks as rc
 from cscvault.disclosure.acro_format import CustomOutput, OutputEntry, write_results
 from cscvault.disclosure.check import CheckedTable
 from cscvault.disclosure.profiles import Profile, get_profile
-from cscvault.disclosure.release import EXPORT_ROLES, Release, ReleaseOutput, _load, _outputs, verify_stored
+from cscvault.disclosure.release import (
+    EXPORT_ROLES,
+    Release,
+    ReleaseOutput,
+    _load,
+    _outputs,
+    published_tables,
+    verify_stored,
+)
 from cscvault.errors import DataError, StorageError, TamperedError, UsageError, VaultStateError
 from cscvault.vault import Vault
 
@@ -70,18 +78,30 @@ def model_csv(rows: Sequence[dict[str, Any]]) -> bytes:
     return buffer.getvalue().encode("utf-8")
 
 
+def _rebuilt_tables(
+    vault: Vault, rows: Sequence[tuple[ReleaseOutput, bytes, bytes]], profile: Profile
+) -> dict[str, CheckedTable | None]:
+    """The release's tables checked again, jointly and against the same earlier releases as at request."""
+    used: list[str] = []
+    for out, _, _ in rows:
+        used += [str(r) for r in out.checks.get("earlier_releases", []) if str(r) not in used]
+    published, _ = published_tables(vault, [(o.name, o.meta) for o, _, _ in rows], only=used)
+    items = [rc.Requested(o.name, content, o.meta) for o, content, _ in rows]
+    return {name: entry[0] for name, entry in rc.joint_tables(items, profile, published).items()}
+
+
 def _acro_entries(
-    release: Release, rows: Sequence[tuple[ReleaseOutput, bytes, bytes]], profile: Profile
+    release: Release, rows: Sequence[tuple[ReleaseOutput, bytes, bytes]], profile: Profile, vault: Vault
 ) -> list[OutputEntry]:
     """Rebuild the ACRO records from the stored request bytes; refuse if the rebuilt release differs."""
     entries: list[OutputEntry] = []
     used: set[str] = set()
+    rebuilt = _rebuilt_tables(vault, rows, profile)
     for out, content, released in rows:
         command = f"cscvault release request ({release.release_id}: {out.name})"
         path = f"outputs/{out.name}"
         if out.kind == "table":
-            table: CheckedTable | None
-            table, _, _ = rc.checked_table(out.name, content, profile, out.meta)
+            table = rebuilt.get(out.name)
             if table is not None:
                 rc.reapply_flags(table, out.checks.get("differencing", []))
                 if rc.released_csv(table) != released:
@@ -200,7 +220,7 @@ def export_release(vault: Vault, release_id: str, out_dir: Path) -> Path:
             f"this cscvault has version {profile.version}: request it again"
         )
     rows = _stored_rows(vault, release_id)
-    entries = _acro_entries(release, rows, profile)  # refuses a stored output that no longer rebuilds
+    entries = _acro_entries(release, rows, profile, vault)  # refuses a stored output that no longer rebuilds
     _prepare_dir(out_dir)
     try:
         staging = Path(tempfile.mkdtemp(prefix=f".{release_id}.exporting-", dir=out_dir))

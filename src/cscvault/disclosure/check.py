@@ -26,6 +26,7 @@ import pandas as pd
 from cscvault.disclosure.profiles import Profile, get_profile
 from cscvault.disclosure.rules import (
     RULE_CLASS,
+    RULE_PUBLISHED_BEFORE,
     RULE_SECONDARY,
     RULE_THRESHOLD,
     RULE_ZERO,
@@ -38,7 +39,7 @@ from cscvault.disclosure.rules import (
     round_to_base,
     verdict_of,
 )
-from cscvault.disclosure.suppression import Relation, audit_suppression, secondary_suppression
+from cscvault.disclosure.suppression import Relation, audit_suppression, feasible_intervals, secondary_suppression
 from cscvault.errors import DataError, UsageError
 
 TOTAL_LABELS = frozenset({"total", "all", "overall", "grand total", "totals"})
@@ -89,6 +90,65 @@ class ColumnRelation:
         if not isinstance(total, str) or not isinstance(parts, list) or not parts or not isinstance(exact, bool):
             raise UsageError("a relation is {total: column, parts: [columns], exact: true|false}")
         return cls(total, tuple(str(p) for p in parts), exact)
+
+
+@dataclass(frozen=True)
+class TableLink:
+    """The same count in two tables of one release: in every row of `table`, `column` equals the sum of
+    `other_column` over the rows of `other` with the same labels in the `by` columns (exact), or is at
+    least that sum (`exact` False). E.g. the flow table's "analysed" per LA is the sum over periods of the
+    rates table's "children" for that LA. Declared by the run that builds both tables (in the output's
+    metadata, without `table`: the declaring table is `table`)."""
+
+    table: str
+    column: str
+    other: str
+    other_column: str
+    by: tuple[str, ...]
+    exact: bool = True
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "column": self.column,
+            "other": self.other,
+            "other_column": self.other_column,
+            "by": list(self.by),
+            "exact": self.exact,
+        }
+
+    @classmethod
+    def from_dict(cls, table: str, raw: Mapping[str, Any]) -> TableLink:
+        try:
+            column, other, other_column, by = raw["column"], raw["other"], raw["other_column"], raw["by"]
+        except (KeyError, TypeError):
+            raise UsageError("a link needs 'column', 'other', 'other_column' and 'by'") from None
+        exact = raw.get("exact", True)
+        if not all(isinstance(v, str) for v in (column, other, other_column)) or not isinstance(by, list):
+            raise UsageError("a link is {column, other, other_column: names, by: [label columns]}")
+        return cls(table, column, other, other_column, tuple(str(b) for b in by), bool(exact))
+
+    def renamed(self, table: str, other: str) -> TableLink:
+        return TableLink(table, self.column, other, self.other_column, self.by, self.exact)
+
+
+@dataclass(frozen=True)
+class EarlierTable:
+    """A table an earlier release published, as the release check feeds it to `apply_release`.
+
+    `ident` names it uniquely (release id / file name); `name` is the file name, so a new table of the
+    same name whose cell has the same labels, column and true value is the same count (linked as equal).
+    `original` holds the true counts (read inside the vault from the earlier request), `withheld` marks
+    (row, column) cells the earlier release did not publish. To the attacker every published cell is a
+    known constant; the withheld ones stay unknown, and those withheld by a rule must stay protected."""
+
+    ident: str
+    name: str
+    original: pd.DataFrame
+    count_cols: tuple[str, ...]
+    label_cols: tuple[str, ...]
+    withheld: frozenset[tuple[int, str]]
+    relations: tuple[ColumnRelation, ...] = ()
+    links: tuple[TableLink, ...] = ()  # to other tables of its release, by file name
 
 
 @dataclass
@@ -467,17 +527,68 @@ def _exempt_structural_zeros(prepared: Sequence[_Prepared], cells: _Cells, struc
                 found[:] = [f for f in found if f.rule not in (RULE_ZERO, RULE_THRESHOLD)]
 
 
-def _suppress(cells: _Cells, prepared: Sequence[_Prepared], profile: Profile) -> np.ndarray:
+def _suppress(
+    cells: _Cells,
+    prepared: Sequence[_Prepared],
+    profile: Profile,
+    earlier: Sequence[tuple[EarlierTable, _Prepared]] = (),
+    out_before: Iterable[int] = (),
+) -> np.ndarray:
+    """The suppression pattern over every cell, and `RULE_SECONDARY` fail findings for exposed cells.
+
+    Cells of earlier releases take part as the attacker sees them: published ones are known constants
+    (locked: never withheld, never shown again), withheld ones stay unknown (`also_withheld`). Those an
+    earlier release withheld by a rule are protected targets too, unless the earlier releases alone
+    already expose them (nothing this release withholds could change that; the earlier release's own
+    audit answered for it). `out_before`: new cells equal to a published earlier cell: already out, so
+    they are released (locked) rather than protected."""
     values = np.array([0.0 if math.isnan(v) else v for v in cells.values])
     primary = np.zeros(len(values), dtype=bool)
     for prep in prepared:
         for cid, found in prep.findings.items():
             primary[cid] = verdict_of(found) != "pass"
     locked = np.array(cells.hidden, dtype=bool)
+    for cid in out_before:
+        locked[cid] = True
+        primary[cid] = False
+    old_withheld = np.zeros(len(values), dtype=bool)
+    old_targets: list[int] = []
+    protection = np.full(len(values), float(profile.protection))
+    for table, prep in earlier:
+        for (row, col), cid in prep.cell_ids.items():
+            if (row, col) in table.withheld:
+                old_withheld[cid] = True
+                old_targets.append(cid)
+                if verdict_of(prep.findings[cid]) == "pass":
+                    # Withheld earlier as secondary suppression: it needs no protection range, but this
+                    # release must not pin it either (the earlier release promised it was withheld).
+                    protection[cid] = 0.0
+            else:
+                locked[cid] = True
     # Missing counts are unknown to everyone: drop relations that involve them.
     relations = [r for r in cells.relations if not any(math.isnan(cells.values[c]) for c in r.members())]
-    suppressed = secondary_suppression(values, primary, relations, profile.protection, never_suppress=locked)
-    exposed = audit_suppression(values, suppressed, relations, list(np.flatnonzero(primary)), profile.protection)
+    # What the earlier releases alone tell the attacker: every new cell unknown.
+    before = old_withheld | ~locked
+    if earlier and primary.any():
+        # A rule-failing new cell that the earlier releases already pin (e.g. a total whose parts they
+        # published) is out: show it (for review) and protect the others knowing it, as if published before.
+        known = feasible_intervals(values, before, relations, [int(c) for c in np.flatnonzero(primary)])
+        derived = [cell for cell, interval in known.items() if interval.width <= 1e-6]
+        _mark_published_before(prepared, derived)
+        for cid in derived:
+            locked[cid] = True
+            primary[cid] = False
+    if old_targets:
+        exposed_before = set(audit_suppression(values, before, relations, old_targets, protection))
+        for cid in old_targets:
+            if cid not in exposed_before:
+                primary[cid] = True
+                old_withheld[cid] = False
+    suppressed = secondary_suppression(
+        values, primary, relations, protection, never_suppress=locked, also_withheld=old_withheld
+    )
+    suppressed = _release_pinned(values, suppressed, primary | old_withheld, relations)
+    exposed = audit_suppression(values, suppressed, relations, list(np.flatnonzero(primary)), protection)
     for prep in prepared:
         for cid in exposed:
             if cid in prep.findings:
@@ -489,6 +600,24 @@ def _suppress(cells: _Cells, prepared: Sequence[_Prepared], profile: Profile) ->
                     )
                 )
     return suppressed
+
+
+def _release_pinned(
+    values: np.ndarray, suppressed: np.ndarray, keep: np.ndarray, relations: list[Relation]
+) -> np.ndarray:
+    """Show again the secondary cells the attacker can compute exactly anyway (e.g. a total whose parts an
+    earlier release published): a value already fixed by what is known adds nothing to the attacker's
+    knowledge, so the feasible set, and with it every other cell's protection, is unchanged; withholding
+    it would only hide what anyone can add up. `keep`: cells that stay withheld whatever (rule-failing ones,
+    and cells of earlier releases)."""
+    candidates = [int(c) for c in np.flatnonzero(suppressed & ~keep)]
+    if not candidates:
+        return suppressed
+    out = suppressed.copy()
+    for cell, interval in feasible_intervals(values, suppressed, relations, candidates).items():
+        if interval.width <= 1e-6:
+            out[cell] = False
+    return out
 
 
 def _finish(prep: _Prepared, suppressed: np.ndarray, profile: Profile) -> CheckedTable:
@@ -622,6 +751,8 @@ def apply_release(
     relations: Mapping[str, Sequence[ColumnRelation]] | None = None,
     structural_zeros: Iterable[CellRef] = (),
     exact_links: bool = True,
+    table_links: Sequence[TableLink] = (),
+    earlier: Sequence[EarlierTable] = (),
 ) -> dict[str, CheckedTable]:
     """Check several tables released together, protecting suppressed cells across them.
 
@@ -634,6 +765,13 @@ def apply_release(
     `structural_zeros`: cells (as in `links`) that are zero by definition; under a profile whose
     `structural_zeros` is "declared" they are neither a disclosive zero nor "none of the group".
     `exact_links`: False when a link's total may count more than its parts.
+    `table_links`: the same count in two tables, row by row (`TableLink`); a link may name an earlier
+    table by its `ident`.
+    `earlier`: tables published by earlier releases (`EarlierTable`): their published cells are known
+    to the attacker, their withheld ones stay protected, and a new cell equal to an earlier one of the
+    same table name, labels and column is linked to it (one count, published twice). Earlier tables are
+    taken in the order given and cells in row order, so the result is deterministic (the export rebuilds
+    it and must get the approved bytes).
     The class-disclosure rule, the secondary suppression and its audit run over all of it.
     """
     prof = get_profile(profile)
@@ -665,10 +803,86 @@ def apply_release(
         structural.add(cells.index[ref])
     if prof.structural_zeros != "declared":
         structural = set()
+    old = [(table, _prepare_earlier(cells, table, prof)) for table in earlier]
+    by_name = {prep.name: prep for prep in prepared} | {prep.name: prep for _, prep in old}
+    for link in table_links:
+        _add_table_link(cells, by_name, link)
+    out_before = _link_earlier_versions(cells, {p.name for p in prepared}, old)
     _exempt_structural_zeros(prepared, cells, structural)
     _class_findings(cells, prepared, prof, structural)
-    suppressed = _suppress(cells, prepared, prof)
+    _mark_published_before(prepared, out_before)
+    suppressed = _suppress(cells, prepared, prof, old, out_before)
     return {prep.name: _finish(prep, suppressed, prof) for prep in prepared}
+
+
+def _prepare_earlier(cells: _Cells, table: EarlierTable, profile: Profile) -> _Prepared:
+    layout = _layout(table.original, list(table.count_cols), list(table.label_cols), None, None, table.ident)
+    return _prepare(cells, table.ident, table.original, profile, layout, False, table.relations)
+
+
+def _add_table_link(cells: _Cells, by_name: Mapping[str, _Prepared], link: TableLink) -> None:
+    """One relation per row of the declaring table: its cell = sum of the matching cells of the other."""
+    if link.table not in by_name or link.other not in by_name:
+        raise UsageError(f"link: no table {link.other if link.table in by_name else link.table} in this release")
+    mine, theirs = by_name[link.table], by_name[link.other]
+    for prep, col in ((mine, link.column), (theirs, link.other_column)):
+        if col not in prep.layout.count_cols:
+            raise UsageError(f"link: {col!r} is not a count column of table {prep.name}")
+        missing = [b for b in link.by if b not in prep.layout.label_cols]
+        if missing:
+            raise UsageError(f"link: {missing[0]!r} is not a label column of table {prep.name}")
+
+    def labels(prep: _Prepared, row: int) -> tuple[Any, ...]:
+        return tuple(_label(prep.table.iloc[row][b]) for b in link.by)
+
+    groups: dict[tuple[Any, ...], list[int]] = {}
+    for row in range(len(theirs.table)):
+        groups.setdefault(labels(theirs, row), []).append(theirs.cell_ids[(row, link.other_column)])
+    for row in range(len(mine.table)):
+        total = mine.cell_ids[(row, link.column)]
+        parts = tuple(groups.get(labels(mine, row), ()))
+        if not parts or any(math.isnan(cells.values[c]) for c in (total, *parts)):
+            continue
+        gap = cells.values[total] - sum(cells.values[p] for p in parts)
+        if gap < -_REL_TOL or (link.exact and abs(gap) > _REL_TOL * max(1.0, abs(cells.values[total]))):
+            raise DataError(
+                f"table {link.table}: row {row}: the declared link {link.column} = sum of {link.other}'s "
+                f"{link.other_column} does not hold"
+            )
+        cells.relations.append(Relation(total, parts, exact=link.exact))
+
+
+def _link_earlier_versions(cells: _Cells, names: set[str], old: Sequence[tuple[EarlierTable, _Prepared]]) -> list[int]:
+    """Link each new cell to the same count in earlier versions of its table; the new cells whose
+    count an earlier release already published (in the order found, each once)."""
+    out: list[int] = []
+    for table, prep in old:
+        if table.name not in names:
+            continue
+        for (row, col), cid in prep.cell_ids.items():
+            twin = cells.index.get((table.name, cells.keys[cid][1]))
+            if twin is None or math.isnan(cells.values[twin]) or cells.values[twin] != cells.values[cid]:
+                continue  # a different count under the same labels: differencing looks at that
+            cells.relations.append(Relation(twin, (cid,)))
+            if (row, col) not in table.withheld and twin not in out:
+                out.append(twin)
+    return out
+
+
+def _mark_published_before(prepared: Sequence[_Prepared], out_before: Sequence[int]) -> None:
+    """A cell an earlier release published is out: withholding it now would protect nothing and only
+    mislead about what is known. It is shown again; a rule it fails becomes a note for the checker."""
+    for prep in prepared:
+        for cid in out_before:
+            found = prep.findings.get(cid)
+            if found is not None and verdict_of(found) != "pass":
+                found[:] = [
+                    Finding(
+                        RULE_PUBLISHED_BEFORE,
+                        "review",
+                        "earlier releases published this count, or enough to derive it",
+                    )
+                ]
 
 
 def _link_equal_keys(cells: _Cells) -> None:

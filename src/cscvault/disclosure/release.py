@@ -25,6 +25,7 @@ from typing import Any
 from cscvault.analysis.primary import delivery_set
 from cscvault.analysis.samples import build_primary_sample
 from cscvault.disclosure import release_checks as rc
+from cscvault.disclosure.check import EarlierTable
 from cscvault.disclosure.gate import (
     MAX_BYTES,
     RULE_FILE_TYPE,
@@ -275,6 +276,52 @@ def _earlier_tables(vault: Vault, names: Sequence[str]) -> dict[str, dict[str, b
     return out
 
 
+def published_tables(
+    vault: Vault, items: Sequence[tuple[str, dict[str, Any]]], only: Sequence[str] | None = None
+) -> tuple[list[EarlierTable], list[str]]:
+    """The tables earlier releases published that bear on a release of `items` (name, meta), and their
+    release ids (what the release check used; the export rebuilds from exactly those).
+
+    Every table of each earlier release that holds a table of the same name, or of a name a new table
+    links to. Releases not rejected count, whether approved, exported or still requested: a requested
+    release may be approved after this one, and the later request is the one that must allow for the
+    earlier (so whichever is approved first, neither exposes the other). Ordered by request time, then
+    release id and position, so the joint check is deterministic. `only`: exactly these release ids."""
+    names = {name for name, _ in items} | {
+        str(link.get("other")) for _, meta in items for link in (meta or {}).get("links", []) if isinstance(link, dict)
+    }
+    if only is not None:
+        if not only:
+            return [], []
+        marks = ", ".join("?" for _ in only)
+        where, params = f"r.release_id IN ({marks})", list(only)
+    else:
+        where, params = "r.state <> 'rejected'", []
+    rows = vault.con.execute(
+        "SELECT o.release_id, o.name, o.content, o.released, o.meta FROM release_outputs o JOIN releases r "
+        f"USING (release_id) WHERE {where} AND o.kind = 'table' AND o.released IS NOT NULL "
+        "ORDER BY r.requested_at, o.release_id, o.position",
+        params,
+    ).fetchall()
+    relevant = {str(r[0]) for r in rows if str(r[1]) in names}
+    tables: list[EarlierTable] = []
+    used: list[str] = []
+    for release_id, name, content, released, meta in rows:
+        if str(release_id) not in relevant:
+            continue
+        try:
+            table = rc.earlier_table(
+                f"{release_id}/{name}", str(name), bytes(content), bytes(released), json.loads(meta) if meta else {}
+            )
+        except (DataError, UsageError):
+            continue  # an earlier table that never parsed published nothing checkable
+        if table is not None:
+            tables.append(table)
+            if str(release_id) not in used:
+                used.append(str(release_id))
+    return tables, used
+
+
 def _next_id(vault: Vault, now: dt.datetime) -> str:
     prefix = f"REL-{now.year}-"
     row = vault.con.execute(
@@ -321,7 +368,11 @@ def request_release(vault: Vault, items: Sequence[str | Path], why: str, run: st
         _refuse(vault, refusals, len(items))
     profile = get_profile(vault.study.disclosure_profile)
     earlier = _earlier_tables(vault, [i.name for i in resolved])
-    checks = [rc.check_output(i.name, i.data, profile, earlier.get(i.name), i.meta) for i in resolved]
+    published, used = published_tables(vault, [(i.name, i.meta) for i in resolved])
+    checks = rc.check_outputs([rc.Requested(i.name, i.data, i.meta) for i in resolved], profile, earlier, published)
+    for check in checks:
+        if check.table is not None:
+            check.checks["earlier_releases"] = used  # the export rebuilds the joint check from these
     rc.printed_verdicts(checks, [i.meta for i in resolved])
     subjects = _subjects(vault, {i.run_id for i in resolved})
     verdict = rc.worst([c.verdict for c in checks])

@@ -28,7 +28,14 @@ from typing import Any
 
 import pandas as pd
 
-from cscvault.disclosure.check import CheckedTable, ColumnRelation, apply_profile
+from cscvault.disclosure.check import (
+    CheckedTable,
+    ColumnRelation,
+    EarlierTable,
+    TableLink,
+    apply_profile,
+    apply_release,
+)
 from cscvault.disclosure.differencing import DifferenceFlag, apply_differencing
 from cscvault.disclosure.gate import kind_of, read_csv_text
 from cscvault.disclosure.profiles import Profile
@@ -106,6 +113,113 @@ def printed_verdicts(checks: Sequence[OutputCheck], metas: Sequence[Mapping[str,
         source = str(meta.get("from") or "")
         if check.kind == "document" and source in verdicts:
             check.verdict = verdicts[source]
+
+
+@dataclass(frozen=True)
+class Requested:
+    """One file of a release request: its name, bytes and what its run declared about it."""
+
+    name: str
+    data: bytes
+    meta: Mapping[str, Any] = field(default_factory=dict)
+
+
+def check_outputs(
+    items: Sequence[Requested],
+    profile: Profile,
+    earlier: Mapping[str, Mapping[str, bytes]] | None = None,
+    published: Sequence[EarlierTable] = (),
+) -> list[OutputCheck]:
+    """Check the files of one release together: its tables jointly (`joint_tables`), so that no withheld
+    cell can be recovered across its tables or from what earlier releases published; the rest one by one.
+    `earlier`: released bytes of same-named tables by earlier release id (differencing)."""
+    tables = joint_tables(items, profile, published)
+    out = []
+    for item in items:
+        if item.name in tables:
+            table, withheld, problems = tables[item.name]
+            out.append(_table_check(item.name, item.data, table, withheld, problems, (earlier or {}).get(item.name)))
+        else:
+            out.append(check_output(item.name, item.data, profile, (earlier or {}).get(item.name), item.meta))
+    return out
+
+
+def declared_links(name: str, meta: Mapping[str, Any] | None) -> list[TableLink]:
+    """The links a run declared from a table output to other tables of its run (`TableLink`)."""
+    return [TableLink.from_dict(name, r) for r in (meta or {}).get("links", [])]
+
+
+def earlier_table(
+    ident: str, name: str, content: bytes, released: bytes, meta: Mapping[str, Any]
+) -> EarlierTable | None:
+    """A table an earlier release published, with its true counts and the cells it withheld (None when
+    it has no counts). Laid out exactly as the release check laid it out then (`table_layout`)."""
+    frame = read_csv_text(content.decode("utf-8"))
+    labels, counts, _ = table_layout(frame)
+    if not counts:
+        return None
+    shown = read_csv_text(released.decode("utf-8"))
+    withheld = frozenset(
+        (row, col)
+        for col in counts
+        for row in range(len(frame))
+        if col not in shown.columns or row >= len(shown) or pd.isna(shown[col].iloc[row])
+    )
+    return EarlierTable(
+        ident, name, frame, tuple(counts), tuple(labels), withheld, tuple(declared_relations(meta)),
+        tuple(declared_links(ident, meta)),
+    )  # fmt: skip
+
+
+def joint_tables(
+    items: Sequence[Requested], profile: Profile, published: Sequence[EarlierTable] = ()
+) -> dict[str, tuple[CheckedTable | None, list[str], list[str]]]:
+    """The table files of a release checked together, by name: (checked table, withheld columns, problems).
+
+    Each table is first checked alone (its layout and declared relations must hold). The readable ones are
+    then checked as one release (`apply_release`): declared links between them (a link to a table not in
+    this release goes to the latest earlier published table of that name, if any) and every earlier
+    published table, so the secondary suppression and its LP audit see the attacker's whole knowledge."""
+    alone: dict[str, tuple[CheckedTable | None, list[str], list[str]]] = {}
+    for item in items:
+        if kind_of(item.name) == "table":
+            alone[item.name] = checked_table(item.name, item.data, profile, item.meta)
+    good = {name: entry for name, entry in alone.items() if entry[0] is not None and not entry[2]}
+    if not good or (len(good) == 1 and not published):
+        return alone
+    latest = {t.name: t.ident for t in published}  # later releases come later: the last one wins
+    links: list[TableLink] = []
+    for item in items:
+        if item.name not in good:
+            continue
+        for link in declared_links(item.name, item.meta):
+            if link.other in good:
+                links.append(link)
+            elif link.other in latest:
+                links.append(link.renamed(item.name, latest[link.other]))
+    idents = {t.ident for t in published}
+    for table in published:
+        # An earlier table's links name files of its own release: `ident` is "release/name".
+        release = table.ident.rsplit("/", 1)[0]
+        for link in table.links:
+            if f"{release}/{link.other}" in idents:
+                links.append(link.renamed(table.ident, f"{release}/{link.other}"))
+    single = {name: entry[0] for name, entry in good.items() if entry[0] is not None}
+    frames = {name: table.original for name, table in single.items()}
+    metas = {item.name: item.meta for item in items}
+    try:
+        joint = apply_release(
+            frames,
+            profile,
+            count_cols={n: t.count_cols for n, t in single.items()},
+            label_cols={n: t.label_cols for n, t in single.items()},
+            relations={n: declared_relations(metas[n]) for n in frames},
+            table_links=links,
+            earlier=published,
+        )
+    except (DataError, UsageError) as exc:
+        return {**alone, **{n: (None, good[n][1], [exc.message]) for n in frames}}
+    return {**alone, **{n: (joint[n], good[n][1], []) for n in frames}}
 
 
 def _human(name: str, kind: str, data: bytes, why: str) -> OutputCheck:
@@ -199,6 +313,17 @@ def check_table(
     name: str, data: bytes, profile: Profile, earlier: Mapping[str, bytes], meta: Mapping[str, Any] | None = None
 ) -> OutputCheck:
     table, withheld, problems = checked_table(name, data, profile, meta)
+    return _table_check(name, data, table, withheld, problems, earlier)
+
+
+def _table_check(
+    name: str,
+    data: bytes,
+    table: CheckedTable | None,
+    withheld: list[str],
+    problems: list[str],
+    earlier: Mapping[str, bytes] | None,
+) -> OutputCheck:
     if problems:
         reason = problems[0]
         prefix = f"table {name}: "

@@ -53,6 +53,7 @@ RULE_SECONDARY = "secondary"
 RULE_MISSING = "missing"
 RULE_DIFFERENCING = "differencing"
 RULE_CLASS = "class-disclosure"
+RULE_PUBLISHED_BEFORE = "published-before"
 
 # Every rule id with a one-line description: for reports, release records and docs.
 RULES = {
@@ -67,6 +68,7 @@ RULES = {
     RULE_MISSING: "the count is missing: review",
     RULE_DIFFERENCING: "differs from an earlier release on the same cohort by less than the threshold",
     RULE_CLASS: "all (or all but fewer than the class threshold) or none of a group of known size have the attribute",
+    RULE_PUBLISHED_BEFORE: "an earlier release of this vault published the same count: shown again, for review",
 }
 
 # Rule id -> the ACRO check that implements the same rule (for results.json and the agreement test).

@@ -261,8 +261,12 @@ def secondary_suppression(
     protection: float | Sequence[float] | FloatArray,
     cost: Sequence[float] | FloatArray | None = None,
     never_suppress: Sequence[bool] | BoolArray | None = None,
+    also_withheld: Sequence[bool] | BoolArray | None = None,
 ) -> BoolArray:
     """The suppression pattern: primary cells plus the secondary cells that protect them.
+
+    `also_withheld`: cells unknown to the attacker from the start that are not themselves to be
+    protected (e.g. cells an earlier release withheld as secondary suppression): withheld, never targets.
 
     Greedy with verification. While some primary cell is unprotected: if a suppressed cell
     connected to it is the only suppressed member of a relation (so that relation pins it), withhold
@@ -273,11 +277,13 @@ def secondary_suppression(
     `never_suppress` is withheld (the caller's own audit then shows what stays exposed).
     """
     vals, supp = _as_arrays(values, primary)
+    targets = [int(c) for c in np.flatnonzero(supp)]
     supp = supp.copy()
+    if also_withheld is not None:
+        supp |= np.asarray(also_withheld, dtype=bool)
     prot = _protection_array(protection, len(vals))
     costs = default_cost(vals, relations) if cost is None else np.asarray(cost, dtype=float)
     locked = np.zeros(len(vals), dtype=bool) if never_suppress is None else np.asarray(never_suppress, bool)
-    targets = [int(c) for c in np.flatnonzero(supp)]
     members = [rel.members() for rel in relations]
     relations_of: dict[int, list[int]] = {}
     for r, group in enumerate(members):

@@ -8,7 +8,7 @@ missing ages are some of the sample (events are never censored: a child with the
 
 from __future__ import annotations
 
-from cscvault.disclosure.check import ColumnRelation
+from cscvault.disclosure.check import ColumnRelation, TableLink
 
 FLOW_RELATIONS = (
     ColumnRelation("referred_in_window", ("excluded_age", "excluded_care_before_referral", "in_sample")),
@@ -29,3 +29,14 @@ FLOW_PERIOD_COUNTS = ("referred_in_window", "excluded_age", "excluded_care_befor
 FLOW_PERIOD_RELATIONS = (
     ColumnRelation("referred_in_window", ("excluded_age", "excluded_care_before_referral", "in_sample")),
 )
+
+# The same counts in both tables: per LA, the flow's children analysed and events are the sums over periods
+# of the rates table's children and events (both count the analysed sample). Released together, or one after
+# the other, a withheld cell of one would otherwise follow from the other by subtraction.
+FLOW_RATES_LINKS = (
+    TableLink("flow.csv", "analysed", "rates.csv", "children", ("la",)),
+    TableLink("flow.csv", "events", "rates.csv", "events", ("la",)),
+)
+
+# Per LA, each count of the flow is the sum of that count over the LA's periods in the flow by period.
+FLOW_PERIOD_LINKS = tuple(TableLink("flow.csv", c, "flow_period.csv", c, ("la",)) for c in FLOW_PERIOD_COUNTS)

@@ -27,14 +27,21 @@ from cscvault.analysis.primary import PrimaryRun
 from cscvault.analysis.results import RunSummary
 from cscvault.analysis.samples import FLOW_COLUMNS
 from cscvault.analysis.sources import NotDerived
-from cscvault.disclosure.check import CellRef, CheckedTable, apply_profile, apply_release
+from cscvault.disclosure.check import CheckedTable, apply_release
 from cscvault.disclosure.profiles import get_profile
 from cscvault.report import plots
 from cscvault.report.consort import render_consort
 from cscvault.report.labels import term_label
 from cscvault.report.numbers import COEF_DIGITS, fmt_ci, fmt_number, fmt_p, fmt_ratio, p_clause
 from cscvault.report.pdf import html_to_pdf
-from cscvault.report.relations import FLOW_PERIOD_COUNTS, FLOW_PERIOD_RELATIONS, FLOW_RELATIONS, RATES_RELATIONS
+from cscvault.report.relations import (
+    FLOW_PERIOD_COUNTS,
+    FLOW_PERIOD_LINKS,
+    FLOW_PERIOD_RELATIONS,
+    FLOW_RATES_LINKS,
+    FLOW_RELATIONS,
+    RATES_RELATIONS,
+)
 from cscvault.study import Study
 from cscvault.vault.run_outputs import RunOutput
 
@@ -63,9 +70,9 @@ FLOW_COUNTS = [c for c in FLOW_COLUMNS if c != "la"]
 
 @dataclass(frozen=True)
 class CheckedFlows:
-    """The flow by LA and the flow by LA and period, checked together (each LA's row is the sum of its
-    period rows, so a withheld LA cell cannot be got back from its periods, nor a period cell from its LA
-    and the other periods), and the events and children analysed by LA and period, checked as before."""
+    """The flow by LA, the flow by LA and period and the events and children analysed by LA and period,
+    checked as one release: each LA's flow row is the sum of its period rows, and its analysed and events
+    are the sums of the rates table's, so no withheld cell of one follows from the others."""
 
     flow: CheckedTable
     flow_period: CheckedTable
@@ -73,39 +80,47 @@ class CheckedFlows:
     rates_released: pd.DataFrame  # the released rates with rate_pct from released counts
 
 
+def flow_frame(run: PrimaryRun) -> pd.DataFrame:
+    return run.sample.flow[run.sample.flow["la"] != "All"].reset_index(drop=True)
+
+
 def checked_flows(run: PrimaryRun, study: Study) -> CheckedFlows:
-    flow = run.sample.flow[run.sample.flow["la"] != "All"].reset_index(drop=True)
-    flow, by_period = check_flow_tables(flow, run.sample.flow_by_period, study.disclosure_profile)
-    rates = apply_profile(
-        _rates_table(run, study), study.disclosure_profile, ["events", "children"], label_cols=["la", "period"],
-        name="rates", relations=RATES_RELATIONS,
-    )  # fmt: skip
+    checked = check_flow_tables(
+        flow_frame(run), run.sample.flow_by_period, study.disclosure_profile, rates_frame(run, study)
+    )
+    rates = checked["rates.csv"]
     released = rates.released.copy()
     released["rate_pct"] = rates.percentages("events", "children")
-    return CheckedFlows(flow, by_period, rates, released)
+    return CheckedFlows(checked["flow.csv"], checked["flow_period.csv"], rates, released)
 
 
-def check_flow_tables(flow: pd.DataFrame, by_period: pd.DataFrame, profile: str) -> tuple[CheckedTable, CheckedTable]:
-    """`flow` (per LA, every flow column) and `by_period` (per LA and period, `FLOW_PERIOD_COUNTS`) through
-    the profile as one release, each LA cell linked to the sum of its period cells."""
-    counts = list(FLOW_PERIOD_COUNTS)
-    by_period = by_period[["la", "period", *counts]].reset_index(drop=True)
-    links: list[tuple[CellRef, list[CellRef]]] = []
-    for la in flow["la"]:
-        periods = list(by_period.loc[by_period["la"] == la, "period"])
-        links += [(("flow", (la, c)), [("flow_period", (la, p, c)) for p in periods]) for c in counts]
-    checked = apply_release(
-        {"flow": flow, "flow_period": by_period},
-        profile,
-        count_cols={"flow": FLOW_COUNTS, "flow_period": counts},
-        label_cols={"flow": ["la"], "flow_period": ["la", "period"]},
-        relations={"flow": FLOW_RELATIONS, "flow_period": FLOW_PERIOD_RELATIONS},
-        links=links,
+def check_flow_tables(
+    flow: pd.DataFrame, by_period: pd.DataFrame, profile: str, rates: pd.DataFrame | None = None
+) -> dict[str, CheckedTable]:
+    """`flow` (per LA, every flow column), `by_period` (per LA and period, `FLOW_PERIOD_COUNTS`) and, when
+    given, `rates` (events and children per LA and period) through the profile as one release, with the
+    links a release of these files declares (`FLOW_PERIOD_LINKS`, `FLOW_RATES_LINKS`)."""
+    tables = {
+        "flow.csv": flow,
+        "flow_period.csv": by_period[["la", "period", *FLOW_PERIOD_COUNTS]].reset_index(drop=True),
+    }
+    count_cols: dict[str, Sequence[str] | None] = {"flow.csv": FLOW_COUNTS, "flow_period.csv": list(FLOW_PERIOD_COUNTS)}
+    label_cols: dict[str, Sequence[str] | None] = {"flow.csv": ["la"], "flow_period.csv": ["la", "period"]}
+    relations = {"flow.csv": FLOW_RELATIONS, "flow_period.csv": FLOW_PERIOD_RELATIONS}
+    links = list(FLOW_PERIOD_LINKS)
+    if rates is not None:
+        tables["rates.csv"] = rates
+        count_cols["rates.csv"] = ["events", "children"]
+        label_cols["rates.csv"] = ["la", "period"]
+        relations["rates.csv"] = RATES_RELATIONS
+        links += FLOW_RATES_LINKS
+    return apply_release(
+        tables, profile, count_cols=count_cols, label_cols=label_cols, relations=relations, table_links=links
     )
-    return checked["flow"], checked["flow_period"]
 
 
-def _rates_table(run: PrimaryRun, study: Study) -> pd.DataFrame:
+def rates_frame(run: PrimaryRun, study: Study) -> pd.DataFrame:
+    """Events and children analysed by LA and period."""
     frame = run.sample.analysed
     grouped = frame.groupby(["la", "period"], sort=False).agg(children=("cla_18m", "size"), events=("cla_18m", "sum"))
     order = {p.name: i for i, p in enumerate(study.periods)}
@@ -257,7 +272,11 @@ def render_report(
         ),
         RunOutput(
             "flow.csv", "table", flow_frame.to_csv(index=False).encode("utf-8"),
-            {"title": "sample flow by LA", "relations": [r.as_dict() for r in FLOW_RELATIONS]},
+            {
+                "title": "sample flow by LA",
+                "relations": [r.as_dict() for r in FLOW_RELATIONS],
+                "links": [link.as_dict() for link in (*FLOW_RATES_LINKS, *FLOW_PERIOD_LINKS)],
+            },
         ),
         RunOutput(
             "flow_period.csv", "table", period_frame.to_csv(index=False).encode("utf-8"),

@@ -21,8 +21,6 @@ from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, TypeVar
 from cscvault import audit, clock
 from cscvault.audit import AuditReport
 from cscvault.errors import DataError, TamperedError, UsageError, VaultStateError
-from cscvault.ingest.delivery import IngestReport, Progress as IngestProgress, ingest_files
-from cscvault.ingest.quality import quality_report
 from cscvault.retention import VaultRetention, vault_status
 from cscvault.rights import actions as rights_actions, complaints as rights_complaints, requests as rights_requests
 from cscvault.study import Study
@@ -32,6 +30,14 @@ from cscvault.vault import Credentials, User, Vault
 from cscvault.vault.database import database_error
 from cscvault.vault.identity import recipient_for
 from cscvault.vault.run_outputs import StoredOutput, latest_run, list_outputs, load_output, store_outputs
+
+
+def quality_report(vault: Vault) -> dict[str, Any]:
+    """`cscvault.ingest.quality.quality_report`, imported on first use (the ingest stack loads pandas and
+    pyarrow, which `rights` and `user` commands do not need)."""
+    from cscvault.ingest.quality import quality_report as report
+
+    return report(vault)
 
 
 class _LazyModule:
@@ -46,10 +52,12 @@ class _LazyModule:
 
 if TYPE_CHECKING:
     # The analysis, report and risk stacks import scipy, statsmodels and matplotlib (about a second and a
-    # half): imported inside the methods that use them, so `ingest` and `rights` do not pay for them.
+    # half), the ingest stack pandas and pyarrow: imported inside the methods that use them, so commands
+    # that need none of them (`rights show`, `user list`) do not pay for them.
     from cscvault.analysis.primary import PrimaryRun
     from cscvault.analysis.sources import NotDerived
     from cscvault.disclosure import bundle as _bundle, release as _release, release_review as _review
+    from cscvault.ingest.delivery import IngestReport, Progress as IngestProgress
     from cscvault.risk import annex as _annex
     from cscvault.risk.summary import RiskReport
 else:
@@ -290,6 +298,8 @@ class VaultSession:
 
     def ingest(self, inputs: list[Path], progress: IngestProgress | None = None) -> IngestReport:
         """Load return files (or folders of them): one transaction per delivery, idempotent."""
+        from cscvault.ingest.delivery import ingest_files
+
         return ingest_files(self._vault, inputs, progress)
 
     def quality(self) -> dict[str, object]:

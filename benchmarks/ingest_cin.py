@@ -192,6 +192,7 @@ def timed(
 def cscvault_env() -> dict[str, str]:
     env = dict(os.environ)
     env["CSCVAULT_PASSWORD"] = PASSWORD
+    env["CSCVAULT_USER"] = "admin"  # the first user `init` creates; the CLI has no default user name
     env.pop("CSCVAULT_RECOVERY_CODE", None)
     return env
 

@@ -12,24 +12,17 @@ import contextlib
 import datetime as dt
 import functools
 import hashlib
+import importlib
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Concatenate, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, TypeVar
 
 from cscvault import audit, clock
-from cscvault.analysis.primary import PrimaryRun, delivery_set, run_primary
-from cscvault.analysis.sources import NotDerived
 from cscvault.audit import AuditReport
-from cscvault.disclosure import bundle as _bundle, release as _release, release_review as _review
 from cscvault.errors import DataError, TamperedError, UsageError, VaultStateError
-from cscvault.ingest.delivery import IngestReport, Progress as IngestProgress, ingest_files
-from cscvault.ingest.quality import quality_report
-from cscvault.report.render import render_report
 from cscvault.retention import VaultRetention, vault_status
 from cscvault.rights import actions as rights_actions, complaints as rights_complaints, requests as rights_requests
-from cscvault.risk import annex as _annex
-from cscvault.risk.summary import RiskReport, assess
 from cscvault.study import Study
 from cscvault.study.notice import render_notice
 from cscvault.study.retention import Schedule, retention_warning, schedule
@@ -37,6 +30,41 @@ from cscvault.vault import Credentials, User, Vault
 from cscvault.vault.database import database_error
 from cscvault.vault.identity import recipient_for
 from cscvault.vault.run_outputs import StoredOutput, latest_run, list_outputs, load_output, store_outputs
+
+
+def quality_report(vault: Vault) -> dict[str, Any]:
+    """`cscvault.ingest.quality.quality_report`, imported on first use (the ingest stack loads pandas and
+    pyarrow, which `rights` and `user` commands do not need)."""
+    from cscvault.ingest.quality import quality_report as report
+
+    return report(vault)
+
+
+class _LazyModule:
+    """A module imported on first attribute access (the disclosure and risk stacks pull in scipy)."""
+
+    def __init__(self, name: str) -> None:
+        self._name = name
+
+    def __getattr__(self, attr: str) -> Any:
+        return getattr(importlib.import_module(self._name), attr)
+
+
+if TYPE_CHECKING:
+    # The analysis, report and risk stacks import scipy, statsmodels and matplotlib (about a second and a
+    # half), the ingest stack pandas and pyarrow: imported inside the methods that use them, so commands
+    # that need none of them (`rights show`, `user list`) do not pay for them.
+    from cscvault.analysis.primary import PrimaryRun
+    from cscvault.analysis.sources import NotDerived
+    from cscvault.disclosure import bundle as _bundle, release as _release, release_review as _review
+    from cscvault.ingest.delivery import IngestReport, Progress as IngestProgress
+    from cscvault.risk import annex as _annex
+    from cscvault.risk.summary import RiskReport
+else:
+    _bundle = _LazyModule("cscvault.disclosure.bundle")
+    _release = _LazyModule("cscvault.disclosure.release")
+    _review = _LazyModule("cscvault.disclosure.release_review")
+    _annex = _LazyModule("cscvault.risk.annex")
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -270,6 +298,8 @@ class VaultSession:
 
     def ingest(self, inputs: list[Path], progress: IngestProgress | None = None) -> IngestReport:
         """Load return files (or folders of them): one transaction per delivery, idempotent."""
+        from cscvault.ingest.delivery import ingest_files
+
         return ingest_files(self._vault, inputs, progress)
 
     def quality(self) -> dict[str, object]:
@@ -294,6 +324,9 @@ class VaultSession:
         if plan not in ("primary", "all"):
             raise UsageError(f"unknown analysis plan '{plan}' (available: primary, all, did)")
         self._vault.require_role("analyst", "admin")
+        from cscvault.analysis.primary import run_primary
+        from cscvault.report.render import render_report
+
         step = progress or (lambda what, done, total: None)
         if plan == "primary":
             step("primary analysis", 0, 2)
@@ -350,6 +383,9 @@ class VaultSession:
         `keys` overrides the data dictionary's default key set (quasi-identifiers only); `what_if` adds the
         candidate generalisations, each with the primary analysis re-fitted."""
         self._vault.require_role("dpo", "admin")
+        from cscvault.analysis.primary import delivery_set
+        from cscvault.risk.summary import assess
+
         deliveries, _ = delivery_set(self._vault)
         report = assess(self._vault.con, self._vault.study, deliveries, keys, what_if=what_if)
         with self._vault.transaction():
@@ -361,6 +397,9 @@ class VaultSession:
         profile, dated and tied to this vault's data. The document's SHA-256 goes into the audit entry."""
         self._vault.require_role("dpo", "admin")
         _annex.check_format(fmt)
+        from cscvault.analysis.primary import delivery_set
+        from cscvault.risk.summary import assess
+
         deliveries, n = delivery_set(self._vault)
         report = assess(self._vault.con, self._vault.study, deliveries, keys, what_if=what_if)
         with self._vault.transaction():

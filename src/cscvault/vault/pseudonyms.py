@@ -9,10 +9,12 @@ from __future__ import annotations
 import hashlib
 import hmac
 from collections.abc import Iterable
-
-import pandas as pd
+from typing import TYPE_CHECKING
 
 from cscvault.errors import UsageError
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 MIN_KEY_BYTES = 32
 
@@ -42,6 +44,8 @@ def pseudonymise_frame(df: pd.DataFrame, key: bytes, la_code: str, id_column: st
     _check_key(key)
     if id_column not in df.columns:
         return df.copy()
+    import pandas as pd  # here, not at the top: opening a vault should not load pandas
+
     ids = df[id_column]
     keys = {v: child_key(key, la_code, str(v)) for v in pd.unique(ids[ids.notna()])}
     out = df.drop(columns=[id_column])

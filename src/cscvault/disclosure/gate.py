@@ -110,7 +110,7 @@ def screen(name: str, data: bytes) -> Refusal | None:
 
 
 @dataclass(frozen=True)
-class Requested:
+class RunFile:
     """One file of a release request as `screen_printed` sees it: name, bytes, run and the run's metadata."""
 
     name: str
@@ -119,7 +119,7 @@ class Requested:
     meta: Mapping[str, Any]
 
 
-def screen_printed(items: Sequence[Requested]) -> list[Refusal]:
+def screen_printed(items: Sequence[RunFile]) -> list[Refusal]:
     """A refusal for each PDF that is not requested together with the HTML it was printed from: the same
     run's output named in its `from` (report.html), whose SHA-256 equals its recorded `source_sha256`."""
     refusals = []

@@ -32,7 +32,7 @@ from cscvault.disclosure.gate import (
     RULE_OVERSIZE,
     RULE_PDF_SOURCE,
     Refusal,
-    Requested,
+    RunFile,
     screen,
     screen_printed,
 )
@@ -363,7 +363,7 @@ def request_release(vault: Vault, items: Sequence[str | Path], why: str, run: st
     reason = _text(why, "--why")
     resolved, refusals = _resolve(vault, items, run)
     refusals += [r for r in (screen(i.name, i.data) for i in resolved) if r is not None]
-    refusals += screen_printed([Requested(i.name, i.data, i.run_id, i.meta) for i in resolved])
+    refusals += screen_printed([RunFile(i.name, i.data, i.run_id, i.meta) for i in resolved])
     if refusals:
         _refuse(vault, refusals, len(items))
     profile = get_profile(vault.study.disclosure_profile)

@@ -172,16 +172,16 @@ def _pdf_meta(source: bytes = HTML) -> dict[str, str]:
 def test_a_pdf_passes_only_beside_the_html_it_was_printed_from() -> None:
     assert gate.screen("report.pdf", PDF) is None and gate.kind_of("report.pdf") == "document"
     assert gate.screen("report.pdf", b"not a pdf").rule == gate.RULE_FILE_TYPE  # type: ignore[union-attr]
-    html = gate.Requested("report.html", HTML, "run1", {})
-    pdf = gate.Requested("report.pdf", PDF, "run1", _pdf_meta())
+    html = gate.RunFile("report.html", HTML, "run1", {})
+    pdf = gate.RunFile("report.pdf", PDF, "run1", _pdf_meta())
     assert gate.screen_printed([html, pdf]) == []
     alone = gate.screen_printed([pdf])
     assert [r.rule for r in alone] == [gate.RULE_PDF_SOURCE] and "together with report.html" in alone[0].text()
-    other_run = gate.screen_printed([gate.Requested("report.html", HTML, "run2", {}), pdf])
+    other_run = gate.screen_printed([gate.RunFile("report.html", HTML, "run2", {}), pdf])
     assert [r.rule for r in other_run] == [gate.RULE_PDF_SOURCE]
-    changed = gate.screen_printed([gate.Requested("report.html", HTML + b" ", "run1", {}), pdf])
+    changed = gate.screen_printed([gate.RunFile("report.html", HTML + b" ", "run1", {}), pdf])
     assert [r.rule for r in changed] == [gate.RULE_PDF_SOURCE] and "not printed from" in changed[0].text()
-    unrecorded = gate.screen_printed([html, gate.Requested("report.pdf", PDF, "run1", {"from": "report.html"})])
+    unrecorded = gate.screen_printed([html, gate.RunFile("report.pdf", PDF, "run1", {"from": "report.html"})])
     assert [r.rule for r in unrecorded] == [gate.RULE_PDF_SOURCE]
 
 

@@ -10,13 +10,14 @@ an element outside its years is a warning, not a rejection.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from lxml import etree
 
 from cscvault.errors import UsageError
+from cscvault.formats import cin_census_columnar as columnar
 from cscvault.formats.base import (
     LOC,
     MAX_FILE_BYTES,
@@ -212,6 +213,10 @@ class CinCensusReader(Reader):
             sink.add("FMT-005")
             return staged
         parser = _Parse(sink, study, staged)
+        if path.stat().st_size <= columnar.MAX_COLUMNAR_BYTES:
+            found = columnar.extract(path.read_bytes(), lambda text, where, name: screen_cell(text, sink, where, name))
+            if found is not None:
+                return parser.from_columns(found)
         try:
             for event_el in _iter(path):
                 parser.element(event_el)
@@ -296,10 +301,11 @@ class _Parse:
             self.child(el, f"/Message/Children/Child[{self.n_children}]")
 
     def header(self, el: Any) -> None:
+        self.header_values((_local(sub.tag), (sub.text or "").strip()) for sub in el.iter())
+
+    def header_values(self, values: Iterable[tuple[str, str]]) -> None:
         ref = year = lea = None
-        for sub in el.iter():
-            n = _local(sub.tag)
-            t = (sub.text or "").strip()
+        for n, t in values:
             if n == "ReferenceDate" and re.match(r"^\d{4}-\d{2}-\d{2}", t):
                 ref = int(t[:4])
             elif n == "Year" and re.fullmatch(r"\d{4}", t):
@@ -489,6 +495,32 @@ class _Parse:
         elif name not in _KNOWN:
             self.once(f"unknown:{name}", "FMT-012", element=name)
         self.check_year(name)
+
+    def from_columns(self, found: columnar.Extract) -> Staged:
+        """The walk's bookkeeping for a file read column-wise: the header, then each element that needs
+        reporting once, in order of first appearance (as the walk meets them), then the tables."""
+        self.header_values(found.header.items())
+        for seen in found.present:
+            parent, _, name = seen.rpartition("/")
+            if name == "DateOfInitialCPC":
+                if parent == "CINdetails":
+                    self.flag(name)
+                continue
+            if name in ("PersonBirthDate", "ExpectedPersonBirthDate"):
+                self.once(f"birth:{name}", "ID-002", column=name)
+                self.sink.drop_column(name)
+            if name not in _PLAIN:
+                self.flag(name)
+        staged = self.staged
+        staged.rows_read = found.n_children
+        if self.year is None:
+            self.sink.add("FMT-019", "/Message/Header")
+        for name, cols in found.tables.items():
+            rows = len(cols[LOC])
+            staged.tables[name] = frame_from_columns(
+                {c: cols[c] if c in cols else [None] * rows for c in [LOC, *TABLE_COLUMNS[name]]}
+            )
+        return staged
 
     def add(self, table: str, rec: dict[str, object]) -> None:
         get = rec.get

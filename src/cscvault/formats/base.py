@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 from abc import ABC, abstractmethod
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar
@@ -177,7 +177,7 @@ def frame(records: Iterable[dict[str, object]], columns: Iterable[str]) -> pd.Da
     return df.astype(object).where(df.notna(), None)
 
 
-def frame_from_columns(columns: Mapping[str, Sequence[object]]) -> pd.DataFrame:
+def frame_from_columns(columns: Mapping[str, Iterable[object]]) -> pd.DataFrame:
     """Build a staged frame from column lists that already hold text or None (no copy-and-mask)."""
     return pd.DataFrame({name: pd.Series(values, dtype=object) for name, values in columns.items()})
 

@@ -213,10 +213,9 @@ class CinCensusReader(Reader):
             sink.add("FMT-005")
             return staged
         parser = _Parse(sink, study, staged)
-        if path.stat().st_size <= columnar.MAX_COLUMNAR_BYTES:
-            found = columnar.extract(path.read_bytes(), lambda text, where, name: screen_cell(text, sink, where, name))
-            if found is not None:
-                return parser.from_columns(found)
+        found = columnar.extract(path, lambda text, where, name: screen_cell(text, sink, where, name))
+        if found is not None:
+            return parser.from_columns(found)
         try:
             for event_el in _iter(path):
                 parser.element(event_el)

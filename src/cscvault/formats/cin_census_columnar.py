@@ -28,6 +28,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cache
 from importlib import resources
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -170,7 +171,9 @@ def config() -> dict[str, Any]:
             "xml_path": f"{_ROOT}/Header",
             "levels": [],
             "fields": [
-                _field(f"{box}/{leaf}", f"{_ROOT}/Header/{box}/{leaf}") for box, leaves in HEADER.items() for leaf in leaves
+                _field(f"{box}/{leaf}", f"{_ROOT}/Header/{box}/{leaf}")
+                for box, leaves in HEADER.items()
+                for leaf in leaves
             ],
         },
         {"name": "child", "xml_path": f"{_ROOT}/Children", "levels": ["child"], "fields": []},
@@ -179,7 +182,9 @@ def config() -> dict[str, Any]:
             "xml_path": _CHILD,
             "levels": ["child", "part"],
             "fields": [
-                _field(f"{box}/{leaf}", f"{_CHILD}/{box}/{leaf}") for box, leaves in CHILD_PARTS.items() for leaf in leaves
+                _field(f"{box}/{leaf}", f"{_CHILD}/{box}/{leaf}")
+                for box, leaves in CHILD_PARTS.items()
+                for leaf in leaves
             ],
         },
         {"name": "detail", "xml_path": f"{_CHILD}/CINdetails", "levels": ["child", "part", "item"], "fields": detail},
@@ -188,7 +193,12 @@ def config() -> dict[str, Any]:
         base = f"{_CHILD}/{record}" if record in CHILD_PARTS else f"{_CHILD}/CINdetails/{record}"
         levels = ["child", "part", "i"] if record in CHILD_PARTS else ["child", "part", "item", "i"]
         tables.append(
-            {"name": name, "xml_path": f"{base}/{wrapper}", "levels": levels, "fields": [_field(leaf, f"{base}/{wrapper}/{leaf}")]}
+            {
+                "name": name,
+                "xml_path": f"{base}/{wrapper}",
+                "levels": levels,
+                "fields": [_field(leaf, f"{base}/{wrapper}/{leaf}")],
+            }
         )
     return {"parser_options": {"trim_text": False}, "tables": tables}
 
@@ -212,12 +222,17 @@ class _Nothing:
         return None
 
 
-def _well_formed(data: bytes) -> bool:
+def _well_formed(path: Path) -> bool:
     parser = etree.XMLParser(
-        target=_Nothing(), resolve_entities=False, no_network=True, huge_tree=False, load_dtd=False, dtd_validation=False
+        target=_Nothing(),
+        resolve_entities=False,
+        no_network=True,
+        huge_tree=False,
+        load_dtd=False,
+        dtd_validation=False,
     )
     try:
-        etree.XML(data, parser)
+        etree.parse(str(path), parser)
     except etree.XMLSyntaxError:
         return False
     return True
@@ -263,31 +278,58 @@ def _strings(values: pa.Array) -> np.ndarray:
     return np.asarray(values.to_pandas(), dtype=object)
 
 
-def extract(data: bytes, screen: Screen) -> Extract | None:
+@dataclass(frozen=True)
+class _Bytes:
+    """What the byte check needs from a file, counted in chunks (the file is never held whole)."""
+
+    head: bytes  # the first MiB: declaration, header, first elements
+    size: int
+    tags: int  # count of "<"
+    nonws: int  # bytes other than space, tab, CR, LF
+
+    @classmethod
+    def of(cls, path: Path) -> _Bytes:
+        head = b""
+        size = tags = spaces = 0
+        with path.open("rb") as fh:
+            while chunk := fh.read(_CHUNK):
+                if not head:
+                    head = chunk[: 1 << 20]
+                size += len(chunk)
+                tags += chunk.count(b"<")
+                spaces += sum(chunk.count(ws) for ws in _WHITESPACE)
+        return cls(head, size, tags, size - spaces)
+
+
+_CHUNK = 8 << 20
+
+
+def extract(path: Path, screen: Screen) -> Extract | None:
     """The walk's result for a file in the census's exact shape; None when the file needs the walk.
     Nothing is screened (so nothing reaches the collector) until the file is known to fit."""
-    if len(data) > MAX_COLUMNAR_BYTES:
+    if path.stat().st_size > MAX_COLUMNAR_BYTES:
         return None
-    decl = _DECL.match(data)
+    counted = _Bytes.of(path)
+    decl = _DECL.match(counted.head)
     assert decl is not None  # the pattern matches the empty string
     bom, declaration = decl.group(1), decl.group(2)
     if declaration is not None and b"encoding" in declaration and not _UTF8_DECL.search(declaration):
         return None
-    header_at, children_at = data.find(b"<Header"), data.find(b"<Children")
+    header_at, children_at = counted.head.find(b"<Header"), counted.head.find(b"<Children")
     if children_at < 0 or header_at > children_at:
         return None
-    if not _well_formed(data):
+    if not _well_formed(path):
         return None  # the walk reports where
     from xml2arrow import Xml2ArrowError
 
     try:
-        batches = _parser().parse(data)
+        batches = _parser().parse(str(path))
     except Xml2ArrowError:
         return None  # an element repeated in one record, most often: the walk keeps the last
-    shape = _Shape.check(data, batches, bom, declaration)
+    shape = _Shape.check(counted, batches, bom, declaration)
     if shape is None:
         return None
-    return shape.build(data, screen)
+    return shape.build(counted.head, screen)
 
 
 def _key(child: np.ndarray, part: np.ndarray, item: np.ndarray | None = None) -> np.ndarray:
@@ -326,7 +368,7 @@ class _Shape:
 
     @classmethod
     def check(
-        cls, data: bytes, batches: dict[str, pa.RecordBatch], bom: bytes | None, declaration: bytes | None
+        cls, counted: _Bytes, batches: dict[str, pa.RecordBatch], bom: bytes | None, declaration: bytes | None
     ) -> _Shape | None:
         if not _levels_fit(batches):
             return None
@@ -379,9 +421,15 @@ class _Shape:
         is_details = _member(part_key, _distinct(d_part_key))
         if np.any(is_ids.astype(int) + is_chars + is_details != 1):
             return None  # an empty part, or one that cannot be placed
-        if np.any(np.bincount(p_child[is_ids], minlength=n) > 1) or np.any(np.bincount(p_child[is_chars], minlength=n) > 1):
+        if np.any(np.bincount(p_child[is_ids], minlength=n) > 1) or np.any(
+            np.bincount(p_child[is_chars], minlength=n) > 1
+        ):
             return None  # ChildIdentifiers or ChildCharacteristics twice: the walk merges them
-        for name, mask in (("ChildIdentifiers", is_ids), ("ChildCharacteristics", is_chars), ("CINdetails", is_details)):
+        for name, mask in (
+            ("ChildIdentifiers", is_ids),
+            ("ChildCharacteristics", is_chars),
+            ("CINdetails", is_details),
+        ):
             ledger.element(name, int(mask.sum()))
         for leaf, col in zip(CHILD_PARTS["ChildIdentifiers"], ids_cols, strict=True):
             ledger.leaves(leaf, col)
@@ -397,17 +445,23 @@ class _Shape:
             ledger.leaves("Disability", dis.column("Disability"))
 
         # CINdetails: each row one leaf or one module.
-        cols = {name: detail.column(name) for name in detail.schema.names if not name.startswith("<")}
-        item_key = _key(detail.column("<child>").to_numpy(), detail.column("<part>").to_numpy(), detail.column("<item>").to_numpy())
-        leaf_valid = {leaf: cols[f"CINdetails/{leaf}"].is_valid().to_numpy(zero_copy_only=False) for leaf in DETAIL_LEAVES}
-        module_valid = {m: _valid_mask([cols[f"{m}/{leaf}"] for leaf in leaves]) for m, leaves in MODULES.items()}
+        dcols = {name: detail.column(name) for name in detail.schema.names if not name.startswith("<")}
+        item_key = _key(
+            detail.column("<child>").to_numpy(), detail.column("<part>").to_numpy(), detail.column("<item>").to_numpy()
+        )
+        leaf_valid = {
+            leaf: dcols[f"CINdetails/{leaf}"].is_valid().to_numpy(zero_copy_only=False) for leaf in DETAIL_LEAVES
+        }
+        module_valid = {m: _valid_mask([dcols[f"{m}/{leaf}"] for leaf in leaves]) for m, leaves in MODULES.items()}
         for record, wrapper, leaf, name in LISTS:
             t = batches[name]
             if record not in MODULES or not t.num_rows:
                 continue
             if t.column(leaf).null_count:
                 return None
-            keys = _distinct(_key(t.column("<child>").to_numpy(), t.column("<part>").to_numpy(), t.column("<item>").to_numpy()))
+            keys = _distinct(
+                _key(t.column("<child>").to_numpy(), t.column("<part>").to_numpy(), t.column("<item>").to_numpy())
+            )
             module_valid[record] = module_valid[record] | _member(item_key, keys)
             ledger.element(wrapper, len(keys))
             ledger.leaves(leaf, t.column(leaf))
@@ -421,19 +475,19 @@ class _Shape:
             keys = d_part_key[valid]
             if len(keys) > 1 and np.any(keys[1:] == keys[:-1]):
                 return None  # a leaf twice in one CINdetails: the walk keeps the last
-            ledger.leaves(leaf, cols[f"CINdetails/{leaf}"])
+            ledger.leaves(leaf, dcols[f"CINdetails/{leaf}"])
             seen("CINdetails/DateOfInitialCPC" if leaf == "DateOfInitialCPC" else leaf, int(valid.sum()))
         for module, leaves in MODULES.items():
             ledger.element(module, int(module_valid[module].sum()))
             seen(module, int(module_valid[module].sum()))
             for leaf in leaves:
-                ledger.leaves(leaf, cols[f"{module}/{leaf}"])
-                seen(f"{module}/{leaf}", len(cols[f"{module}/{leaf}"]) - cols[f"{module}/{leaf}"].null_count)
+                ledger.leaves(leaf, dcols[f"{module}/{leaf}"])
+                seen(f"{module}/{leaf}", len(dcols[f"{module}/{leaf}"]) - dcols[f"{module}/{leaf}"].null_count)
 
         # The bytes: every tag and every non-whitespace byte accounted for.
-        if data.count(b"<") != 2 * ledger.elements + (1 if declaration else 0):
+        if counted.tags != 2 * ledger.elements + (1 if declaration else 0):
             return None
-        nonws = len(data) - sum(data.count(ws) for ws in _WHITESPACE)
+        nonws = counted.nonws
         accounted = ledger.nonws + (len(bom) if bom else 0)
         if declaration:
             accounted += len(declaration) - sum(declaration.count(ws) for ws in _WHITESPACE)
@@ -441,7 +495,7 @@ class _Shape:
             return None
         return cls(batches, n, is_ids, is_chars, is_details, leaf_valid, module_valid, present, header_values)
 
-    def build(self, data: bytes, screen: Screen) -> Extract:
+    def build(self, head: bytes, screen: Screen) -> Extract:
         b = self.batches
         n = self.n
         part, detail = b["part"], b["detail"]
@@ -468,7 +522,9 @@ class _Shape:
         kid["disability"] = np.full(n, None, dtype=object)
         dis = b["disabilities"]
         if dis.num_rows:
-            kid["disability"] = _disability(_stripped(dis.column("Disability")), dis.column("<child>").to_numpy(), n, child_loc, screen)
+            kid["disability"] = _disability(
+                _stripped(dis.column("Disability")), dis.column("<child>").to_numpy(), n, child_loc, screen
+            )
         tables: dict[str, dict[str, np.ndarray]] = {
             "children": {LOC: child_loc, **kid, "uasc": np.full(n, None, dtype=object)}
         }
@@ -489,7 +545,9 @@ class _Shape:
         tables["referrals"] = ref
 
         # Module records, numbered within their referral by element name.
-        item_key = _key(detail.column("<child>").to_numpy(), detail.column("<part>").to_numpy(), detail.column("<item>").to_numpy())
+        item_key = _key(
+            detail.column("<child>").to_numpy(), detail.column("<part>").to_numpy(), detail.column("<item>").to_numpy()
+        )
         for module, (table, kept) in _KEPT_MODULE.items():
             rows = np.flatnonzero(self.module_valid[module])
             if not len(rows):
@@ -504,7 +562,9 @@ class _Shape:
             }
             take = pa.array(rows)
             for leaf, name in kept.items():
-                rec[name] = _screen(_strings(_stripped(detail.column(f"{module}/{leaf}").take(take))), loc, name, screen)
+                rec[name] = _screen(
+                    _strings(_stripped(detail.column(f"{module}/{leaf}").take(take))), loc, name, screen
+                )
             if module == "Assessments":
                 rec["factors"] = _factors(b["factors"], item_key[rows], loc, screen)
             court = rec.pop("issue_date", None)
@@ -521,7 +581,7 @@ class _Shape:
         return Extract(
             header=self.header,
             n_children=n,
-            present=sorted(self.present, key=lambda name: _first_at(data, name)),
+            present=sorted(self.present, key=lambda name: _first_at(head, name)),
             tables={name: cols for name, cols in tables.items() if len(cols[LOC])},
         )
 
@@ -563,7 +623,7 @@ def _locs(prefix: str, numbers: np.ndarray, suffix: str) -> np.ndarray:
 
 
 def _join(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    return np.asarray(a, dtype=object) + np.asarray(b, dtype=object)
+    return np.asarray(np.asarray(a, dtype=object) + np.asarray(b, dtype=object), dtype=object)
 
 
 def _rank_within(groups: np.ndarray) -> np.ndarray:
@@ -579,9 +639,9 @@ def _rank_within(groups: np.ndarray) -> np.ndarray:
 def _screen(values: np.ndarray, locs: np.ndarray, name: str, screen: Screen) -> np.ndarray:
     """The walk screens a value that is long (200+) or starts like a formula; the rest pass as they are."""
     arr = pa.array(values, type=pa.string())
-    flagged = pc.or_(
-        pc.greater_equal(pc.utf8_length(arr), 200), pc.match_substring_regex(arr, r"^[=+\-@]")
-    ).fill_null(False)
+    flagged = pc.or_(pc.greater_equal(pc.utf8_length(arr), 200), pc.match_substring_regex(arr, r"^[=+\-@]")).fill_null(
+        False
+    )
     rows = np.flatnonzero(flagged.to_numpy(zero_copy_only=False))
     if len(rows):
         values = values.copy()
@@ -608,7 +668,10 @@ def _factors(table: pa.RecordBatch, keys: np.ndarray, loc: np.ndarray, screen: S
     out = np.full(len(keys), None, dtype=object)
     if not table.num_rows:
         return out
-    pos = np.searchsorted(keys, _key(table.column("<child>").to_numpy(), table.column("<part>").to_numpy(), table.column("<item>").to_numpy()))
+    pos = np.searchsorted(
+        keys,
+        _key(table.column("<child>").to_numpy(), table.column("<part>").to_numpy(), table.column("<item>").to_numpy()),
+    )
     values = _screen(_strings(_stripped(table.column("AssessmentFactors"))), loc[pos], "factors", screen)
     found: dict[int, list[str]] = {}
     for p, v in zip(pos.tolist(), values.tolist(), strict=True):
@@ -619,10 +682,11 @@ def _factors(table: pa.RecordBatch, keys: np.ndarray, loc: np.ndarray, screen: S
     return out
 
 
-def _first_at(data: bytes, name: str) -> int:
+def _first_at(head: bytes, name: str) -> int:
+    """Where an element first appears in the file's first MiB (later ones keep the order found)."""
     tag = name.rsplit("/", 1)[-1]
-    at = data.find(b"<" + tag.encode() + b">")
-    return at if at >= 0 else len(data)
+    at = head.find(b"<" + tag.encode() + b">")
+    return at if at >= 0 else len(head)
 
 
 def write_config(path: str) -> None:

@@ -290,15 +290,15 @@ class _Bytes:
     @classmethod
     def of(cls, path: Path) -> _Bytes:
         head = b""
-        size = tags = spaces = 0
+        size = tags = nonws = 0
         with path.open("rb") as fh:
             while chunk := fh.read(_CHUNK):
                 if not head:
                     head = chunk[: 1 << 20]
                 size += len(chunk)
                 tags += chunk.count(b"<")
-                spaces += sum(chunk.count(ws) for ws in _WHITESPACE)
-        return cls(head, size, tags, size - spaces)
+                nonws += len(chunk.translate(None, b"".join(_WHITESPACE)))
+        return cls(head, size, tags, nonws)
 
 
 _CHUNK = 8 << 20
@@ -664,7 +664,7 @@ def _disability(values: pa.Array, child: np.ndarray, n: int, child_loc: np.ndarr
 
 
 def _factors(table: pa.RecordBatch, keys: np.ndarray, loc: np.ndarray, screen: Screen) -> np.ndarray:
-    """Per assessment: its factor codes joined by commas, in order (empty codes skipped)."""
+    """Per assessment: its factor codes joined by commas, in document order (empty codes skipped)."""
     out = np.full(len(keys), None, dtype=object)
     if not table.num_rows:
         return out
@@ -673,12 +673,12 @@ def _factors(table: pa.RecordBatch, keys: np.ndarray, loc: np.ndarray, screen: S
         _key(table.column("<child>").to_numpy(), table.column("<part>").to_numpy(), table.column("<item>").to_numpy()),
     )
     values = _screen(_strings(_stripped(table.column("AssessmentFactors"))), loc[pos], "factors", screen)
-    found: dict[int, list[str]] = {}
-    for p, v in zip(pos.tolist(), values.tolist(), strict=True):
-        if v:
-            found.setdefault(p, []).append(v)
-    for p, codes in found.items():
-        out[p] = ",".join(codes)
+    codes = pa.table({"pos": pos, "code": pa.array(values, type=pa.string())}).filter(
+        pc.invert(pc.equal(pc.fill_null(pa.array(values, type=pa.string()), ""), ""))
+    )
+    # One thread keeps each list in the order of its rows (the document's).
+    grouped = codes.group_by("pos", use_threads=False).aggregate([("code", "list")])
+    out[grouped.column("pos").to_numpy()] = _strings(pc.binary_join(grouped.column("code_list"), ","))
     return out
 
 

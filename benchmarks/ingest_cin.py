@@ -49,7 +49,9 @@ DEFAULT_WORK = Path(os.environ.get("CSCVAULT_BENCH_DIR", Path(tempfile.gettempdi
 DEFAULT_VALIDATOR = Path(os.environ.get("CIN_VALIDATOR_DIR", "/work/bench-ext/validator"))
 DEFAULT_VALIDATOR_PY = Path(os.environ.get("CIN_VALIDATOR_PYTHON", "/work/bench-ext/venv-validator/bin/python"))
 PASSWORD = "benchmark-password-not-secret"
-GOAL_SECONDS = 180.0
+# Issue 19: the one-million-child ingest in at most 60 s wall and 110 s CPU on two idle cores, under 2 GB.
+GOAL_SECONDS = 60.0
+GOAL_CPU_SECONDS = 110.0
 GOAL_RSS_MB = 2048.0
 
 
@@ -297,7 +299,11 @@ def derived(result: dict[str, Any]) -> tuple[dict[str, float | None], dict[str, 
     enc = result.get("ingest_encrypted")
     if enc:
         peak = max(enc["peak_rss_mb"], enc.get("peak_tree_rss_mb", 0.0))
-        goal = {"wall_under_180s": enc["wall_s"] < GOAL_SECONDS, "peak_rss_under_2gb": peak < GOAL_RSS_MB}
+        goal = {
+            "wall_at_most_60s": enc["wall_s"] <= GOAL_SECONDS,
+            "cpu_at_most_110s": enc["cpu_s"] <= GOAL_CPU_SECONDS,
+            "peak_tree_rss_under_2gb": peak < GOAL_RSS_MB,
+        }
         plain = result.get("ingest_unencrypted")
         if plain:
             ratios["encrypted_vs_unencrypted_wall"] = ratio(enc["wall_s"], plain["wall_s"])
@@ -315,10 +321,10 @@ def derived(result: dict[str, Any]) -> tuple[dict[str, float | None], dict[str, 
     if v and one:
         for name in ("xmltocsv_one_file", "run_one_file"):
             if name in v:
-                bound = "_upper_bound" if v[name].get("timed_out") else ""  # the validator's time is a lower bound
-                ratios[f"one_file_cscvault_vs_{name[:-9]}_wall{bound}"] = ratio(one["wall_s"], v[name]["wall_s"])
-                if not bound:
-                    ratios[f"one_file_cscvault_vs_{name[:-9]}_cpu"] = ratio(one["cpu_s"], v[name]["cpu_s"])
+                # How many times faster cscvault is (a lower bound when the validator was stopped).
+                bound = "_lower_bound" if v[name].get("timed_out") else ""
+                ratios[f"one_file_speedup_vs_{name[:-9]}_wall{bound}"] = ratio(v[name]["wall_s"], one["wall_s"])
+                ratios[f"one_file_speedup_vs_{name[:-9]}_cpu{bound}"] = ratio(v[name]["cpu_s"], one["cpu_s"])
     return ratios, goal
 
 
@@ -430,7 +436,7 @@ def print_table(r: dict[str, Any]) -> None:
     for k, v in r["ratios"].items():
         print(f"ratio {k}: {v}")
     if r.get("goal"):
-        print(f"goal (encrypted, <180 s wall, <2 GB): {r['goal']}")
+        print(f"goal (encrypted, <=60 s wall, <=110 s CPU, <2 GB tree): {r['goal']}")
 
 
 if __name__ == "__main__":

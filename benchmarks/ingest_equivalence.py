@@ -56,10 +56,10 @@ def fingerprint(path: Path) -> dict[str, Any]:
         "collection_year": d.collection_year,
         "rows_read": d.rows_read,
         "findings": len(d.findings),
-        "findings_sha256": _digest([repr(f) for f in d.findings]),
+        "findings_sha256": _digest(sorted(repr(f) for f in d.findings)),  # first reports may come in another order
         "quarantine": len(d.quarantine),
-        "quarantine_sha256": _digest([repr(q) for q in d.quarantine]),
-        "dropped_columns_sha256": _digest(list(d.dropped_columns)),
+        "quarantine_sha256": _digest(sorted(repr(q) for q in d.quarantine)),
+        "dropped_columns_sha256": _digest(sorted(d.dropped_columns)),
         "birth_months_sha256": _digest(sorted(f"{k}={v}" for k, v in d.birth_months.items())),
         "tables": tables,
     }

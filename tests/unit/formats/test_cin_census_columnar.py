@@ -125,6 +125,7 @@ EDITS = [
         "<DateOfInitialCPC>2020-01-01</DateOfInitialCPC><ReferralNFA>",
         True,
     ),
+    ("a line break inside a value", "<Ethnicity>", "<Ethnicity>W\r\n", False),
     ("malformed XML", "</Children>", "</Child>", False),
 ]
 

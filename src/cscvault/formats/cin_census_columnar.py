@@ -233,7 +233,7 @@ def _well_formed(path: Path) -> bool:
     )
     try:
         etree.parse(str(path), parser)
-    except etree.XMLSyntaxError:
+    except (etree.XMLSyntaxError, OSError):  # lxml raises OSError for bytes invalid in the encoding
         return False
     return True
 

@@ -109,6 +109,7 @@ EDITS = [
     ("a CDATA section", "<Ethnicity>", "<Ethnicity><![CDATA[W]]>", False),
     ("a repeated leaf", "<CINreferralDate>", "<CINreferralDate>2020-01-01</CINreferralDate><CINreferralDate>", False),
     ("a namespace", "<Message>", '<Message xmlns="http://www.dfe.gov.uk/">', False),
+    ("a namespace prefix", "<Ethnicity>WBRI</Ethnicity>", '<c:Ethnicity xmlns:c="urn:x">WBRI</c:Ethnicity>', False),
     (
         "a second ChildIdentifiers",
         "</ChildIdentifiers>",

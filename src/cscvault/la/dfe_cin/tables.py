@@ -16,6 +16,7 @@ from typing import Any
 import pandas as pd
 
 from cscvault.formats.cin_census import _DTD, _iter, _local
+from cscvault.formats.cin_census_columnar import DETAIL_LEAVES, MODULES  # the census's shape, declared once
 
 # Table -> the data items (element names) read into its columns, besides the bookkeeping columns.
 COLUMNS: dict[str, tuple[str, ...]] = {
@@ -29,19 +30,11 @@ COLUMNS: dict[str, tuple[str, ...]] = {
         "Ethnicity",
     ),
     "disabilities": ("Disability",),
-    "cin": (
-        "CINreferralDate",
-        "ReferralSource",
-        "PrimaryNeedCode",
-        "CINclosureDate",
-        "ReasonForClosure",
-        "DateOfInitialCPC",
-        "ReferralNFA",
-    ),
+    "cin": DETAIL_LEAVES,
     "assessments": ("AssessmentActualStartDate", "AssessmentAuthorisationDate"),
-    "plans": ("CINPlanStartDate", "CINPlanEndDate"),
-    "s47": ("S47ActualStartDate", "InitialCPCtarget", "DateOfInitialCPC", "ICPCnotRequired"),
-    "cpp": ("CPPstartDate", "CPPendDate", "InitialCategoryOfAbuse", "LatestCategoryOfAbuse", "NumberOfPreviousCPP"),
+    "plans": MODULES["CINPlanDates"],
+    "s47": MODULES["Section47"],
+    "cpp": MODULES["ChildProtectionPlans"],
 }
 _DATES = frozenset({"InitialCPCtarget"})  # dates whose names do not say so
 # Module element inside CINdetails -> table.

@@ -245,13 +245,14 @@ def _markup(name: str) -> int:
     return 2 * len(name.encode()) + 5
 
 
-def _nonws(values: pa.Array) -> int:
-    """Non-whitespace bytes of the text of an array of values (nulls hold none)."""
+def _text(values: pa.Array) -> bytes:
+    """The bytes of all the values of a string array, end to end (nulls hold none)."""
     if values.null_count == len(values):
-        return 0
-    total = pc.sum(pc.binary_length(values)).as_py() or 0
-    spaces = pc.sum(pc.count_substring_regex(values, "[\t\n\r ]")).as_py() or 0
-    return int(total - spaces)
+        return b""
+    values = values.cast(pa.large_string())
+    _, offsets_buffer, data = values.buffers()
+    offsets = np.frombuffer(offsets_buffer, dtype=np.int64)[values.offset : values.offset + len(values) + 1]
+    return memoryview(data)[int(offsets[0]) : int(offsets[-1])].tobytes()
 
 
 class _Ledger:
@@ -268,9 +269,10 @@ class _Ledger:
 
     def leaves(self, name: str, values: pa.Array) -> None:
         self.element(name, len(values) - values.null_count)
-        self.nonws += _nonws(values)
+        text = _text(values)
+        self.nonws += len(text.translate(None, b"".join(_WHITESPACE)))
         # XML turns CR LF into LF inside text, as lxml does for the walk; a value holding a CR takes the walk.
-        if values.null_count < len(values) and pc.any(pc.match_substring(values, "\r")).as_py():
+        if b"\r" in text:
             self.carriage_return = True
 
 

@@ -2,8 +2,9 @@
 
 Most census files are machine-written in exactly the DfE's shape: every element in its place, no
 comments, attributes, entities, empty elements or stray text. For those, xml2arrow (quick-xml, Rust)
-reads every element at its schema position into Arrow columns in one pass, about six times faster
-than walking each child's elements in Python. Anything else goes back to the element walk in
+reads every element at its schema position into Arrow columns in one pass; with the checks below the
+file is read in under half the time of walking each child's elements in Python (1.9 s against 4.1 s
+CPU for a 127 MB file). Anything else goes back to the element walk in
 `cin_census.py`, which handles every oddity and reports it.
 
 The decision is made from the bytes, not trusted from the parse:
